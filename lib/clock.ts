@@ -1,0 +1,46 @@
+/**
+ * Time as a dependency, so the pure machine and the loop can run under a fake clock in tests.
+ *
+ * @module
+ */
+
+/** A cancellable timer handle. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Wall-clock time and timers. `tests/support/fake_clock.ts` implements the same interface. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Calls `callback` once after `delayMs`; the handle cancels it. */
+  setTimer(callback: () => void, delayMs: number): TimerHandle;
+}
+
+/** The real clock. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(callback, delayMs) {
+    const id = setTimeout(callback, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(id) };
+  },
+};
+
+/** Resolves after `delayMs` on `clock`, or rejects with the signal's reason when aborted. */
+export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
+  if (!Number.isFinite(delayMs) || delayMs < 0) {
+    throw new RangeError(`Cannot sleep for "${delayMs}" ms: must be a non-negative number`);
+  }
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      timer.cancel();
+      reject(signal?.reason);
+    };
+    const timer = clock.setTimer(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, delayMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
