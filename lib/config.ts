@@ -1,0 +1,425 @@
+/**
+ * The command line: argv + environment → {@link Config}, using superfsmon's flags so existing
+ * supervisord entries keep working. Pure: no `Deno.*`, never prints, never exits (`main.ts` does).
+ *
+ * ```ini
+ * [program:releasemon]
+ * command=releasemon -e %(ENV_RELEASEMON_ENABLED)s -rd 30 /app/.version web -g workers
+ * ```
+ *
+ * @module
+ */
+import {
+  Action,
+  type ActionConstructorOptions,
+  type ActionsContainer,
+  ArgumentError,
+  type ArgumentOptions,
+  ArgumentParser,
+  ArgumentTypeError,
+  type HelpFormatterOptions,
+  type Namespace,
+  RawDescriptionHelpFormatter,
+  SUPPRESS,
+} from "argparse";
+import { UsageError } from "./errors.ts";
+
+/** releasemon's version, shown by `--version`; keep in step with `deno.json`. */
+export const VERSION = "0.1.0";
+/** Server URL when neither `-s` nor `SUPERVISOR_SERVER_URL` is set (Debian's socket path). */
+export const DEFAULT_SERVER_URL = "unix:///var/run/supervisor.sock";
+
+const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+
+/** Everything releasemon needs to run; durations in milliseconds, converted from seconds here. */
+export interface Config {
+  versionFile: string; // PATH, as given
+  programs: string[]; // PROG...: "name", "group:name" or "group:*"
+  groups: string[]; // -g, repeatable
+  any: boolean; // -a: every child of supervisord except releasemon itself
+  enabled: boolean; // false when -e says no or --disable says yes: then wait for SIGTERM
+  fixedDelayMs: number;
+  randomDelayMs: number;
+  runningOnly: boolean;
+  preRestart: string | null;
+  postRestart: string | null;
+  hookTimeoutMs: number;
+  serverUrl: string; // -s, else SUPERVISOR_SERVER_URL, else DEFAULT_SERVER_URL
+  username: string | null; // -u, else SUPERVISOR_USERNAME
+  password: string | null; // SUPERVISOR_PASSWORD only, never argv
+  passwordFile: string | null; // main.ts reads it; it wins over SUPERVISOR_PASSWORD
+  rpcTimeoutMs: number;
+  settleMs: number;
+  recheckMs: number; // 0: no periodic re-check
+  pollMs: number | null; // set: polling-only mode
+  logLevel: typeof LOG_LEVELS[number];
+  logFormat: "text" | "json";
+  selfProcessName: string | null; // SUPERVISOR_PROCESS_NAME: how releasemon recognises itself
+  selfGroupName: string | null; // SUPERVISOR_GROUP_NAME
+}
+
+/** What the command line asked for. */
+export type ParseResult =
+  | { kind: "run"; config: Config }
+  | { kind: "help"; text: string }
+  | { kind: "version"; text: string };
+
+/** Largest duration flag in seconds: timers hold at most 2^31-1 ms (about 24.8 days). */
+const MAX_SECONDS = 2_147_483;
+const TRUE_WORDS = ["1", "true", "yes", "on"];
+const FALSE_WORDS = ["0", "false", "no", "off"];
+const FLAG_WORDS = "1/0, true/false, yes/no or on/off";
+
+/**
+ * Parses releasemon's command line.
+ *
+ * @param argv the arguments after the program name
+ * @param env the environment; only `SUPERVISOR_*` names are read
+ * @param options.color whether help and usage may hold ANSI colours (main.ts: a terminal, no NO_COLOR)
+ * @throws {UsageError} on bad or conflicting arguments, with the usage line (no newline) in `usage`
+ */
+export function parseConfig(
+  argv: string[],
+  env: Readonly<Record<string, string | undefined>>,
+  options: { color: boolean },
+): ParseResult {
+  const parser = _buildParser(options.color);
+  const usage = parser.format_usage().trimEnd();
+  const fail = (message: string): never => {
+    throw new UsageError(message, { usage });
+  };
+  let ns: Namespace;
+  try {
+    ns = parser.parse_intermixed_args(argv);
+  } catch (error) {
+    if (error instanceof _HelpRequested) return { kind: "help", text: parser.format_help() };
+    if (error instanceof _VersionRequested) {
+      return { kind: "version", text: `releasemon ${VERSION}` };
+    }
+    if (error instanceof ArgumentError) return fail(error.message);
+    throw error;
+  }
+
+  const versionFile: string = ns.path;
+  const programs = [...new Set<string>(ns.program ?? [])];
+  const groups = [...new Set<string>(ns.group ?? [])];
+  if (versionFile === "") fail("argument PATH: must not be empty");
+  for (const program of programs) {
+    if (!_isNamespec(program)) {
+      fail(
+        `argument PROG: invalid program name ${_quote(program)}: use "name", "group:name" or ` +
+          `"group:*" (no whitespace, at most one colon)`,
+      );
+    }
+  }
+  if (ns.any && programs.length > 0) fail("argument -a/--any: not allowed with PROG");
+  if (ns.any && groups.length > 0) fail("argument -a/--any: not allowed with argument -g/--group");
+  if (!ns.any && programs.length === 0 && groups.length === 0) {
+    fail("nothing to restart: name programs (PROG), groups (-g/--group GROUP) or all (-a/--any)");
+  }
+
+  const urlFromEnv = env.SUPERVISOR_SERVER_URL || null;
+  const urlProblem = ns.serverurl === undefined && urlFromEnv && _serverUrlProblem(urlFromEnv);
+  if (urlProblem) fail(`environment variable SUPERVISOR_SERVER_URL: ${urlProblem}`);
+
+  const config: Config = {
+    versionFile,
+    programs,
+    groups,
+    any: ns.any,
+    enabled: ns.disable === undefined ? ns.enable ?? true : !ns.disable,
+    fixedDelayMs: _ms(ns.fixed_delay),
+    randomDelayMs: _ms(ns.random_delay),
+    runningOnly: ns.running_only,
+    preRestart: ns.pre_restart ?? null,
+    postRestart: ns.post_restart ?? null,
+    hookTimeoutMs: _ms(ns.hook_timeout),
+    serverUrl: ns.serverurl ?? urlFromEnv ?? DEFAULT_SERVER_URL,
+    username: ns.username ?? (env.SUPERVISOR_USERNAME || null),
+    password: env.SUPERVISOR_PASSWORD || null,
+    passwordFile: ns.password_file ?? null,
+    rpcTimeoutMs: _ms(ns.rpc_timeout),
+    settleMs: _ms(ns.settle),
+    recheckMs: _ms(ns.recheck_interval),
+    pollMs: ns.poll_interval === undefined ? null : _ms(ns.poll_interval),
+    logLevel: ns.log_level,
+    logFormat: ns.log_format,
+    selfProcessName: env.SUPERVISOR_PROCESS_NAME || null,
+    selfGroupName: env.SUPERVISOR_GROUP_NAME || null,
+  };
+  return { kind: "run", config };
+}
+
+class _HelpRequested extends Error {}
+class _VersionRequested extends Error {}
+
+/** argparse's parser with every path that would print or exit turned into an exception. */
+class _Parser extends ArgumentParser {
+  override exit(status = 0, message?: string): never {
+    throw new ArgumentError(undefined, message ?? `argparse asked to exit with status ${status}`);
+  }
+  override error(message: string): never {
+    throw new ArgumentError(undefined, message);
+  }
+}
+
+/** argparse's formatter with a fixed width (no COLUMNS lookup) and colours decided by the caller. */
+class _Formatter extends RawDescriptionHelpFormatter {
+  declare _theme: Readonly<Record<string, string>>;
+  declare _decolor: (text: string) => string;
+  constructor(options: HelpFormatterOptions) {
+    super({ ...options, width: _HELP_WIDTH });
+  }
+  // Replaces argparse's own check, which reads the environment and asks whether stdout is a
+  // terminal (under Deno it says yes for pipes): `options.color` from main.ts decides instead.
+  _set_color(color: boolean): void {
+    this._theme = color ? _THEME : _NO_THEME;
+    this._decolor = color ? _decolor : (text) => text;
+  }
+}
+
+/** An option that stops parsing by throwing (help, version, the refused password flag). */
+function _stopAction(makeError: () => Error) {
+  return class extends Action {
+    constructor({ option_strings, nargs = 0, help }: ActionConstructorOptions) {
+      super({ option_strings, dest: SUPPRESS, default: SUPPRESS, nargs, help: help ?? SUPPRESS });
+    }
+    override call(): never {
+      throw makeError();
+    }
+  };
+}
+
+const _PASSWORD_REFUSED = "argument -p/--password: there is no password flag, because other " +
+  "users could read it in the process list; set SUPERVISOR_PASSWORD or use --password-file FILE";
+const _DISABLE_HINT = "; to disable without a value, put --disable last or write --disable=yes";
+
+/** Every argument as [section, names, options]; help comes from `_HELP[dest]`. */
+function _arguments(): [string, string[], ArgumentOptions][] {
+  const [restart, programs] = ["restart", "programs"];
+  const [server, watching] = ["supervisord connection", "watching and logging"];
+  const secs = (positive: boolean, dflt?: number): ArgumentOptions => ({
+    metavar: "SECONDS",
+    type: _secondsType(positive),
+    default: dflt,
+  });
+  const password = () => new ArgumentError(undefined, _PASSWORD_REFUSED);
+  const disable = {
+    metavar: "FLAG",
+    nargs: "?" as const,
+    const: true,
+    type: _flagType(_DISABLE_HINT),
+  };
+  return [
+    ["", ["-h", "--help"], { action: _stopAction(() => new _HelpRequested()) }],
+    ["", ["--version"], { action: _stopAction(() => new _VersionRequested()) }],
+    ["enabling", ["-e", "--enable"], { metavar: "FLAG", type: _flagType("") }],
+    ["enabling", ["--disable"], disable],
+    [restart, ["-rd", "--random-delay"], secs(false, 0)],
+    [restart, ["-fd", "--fixed-delay"], secs(false, 0)],
+    [restart, ["--running-only"], { action: "store_true" }],
+    [restart, ["-pre", "--pre-restart"], { metavar: "COMMAND" }],
+    [restart, ["-post", "--post-restart"], { metavar: "COMMAND" }],
+    [restart, ["--hook-timeout"], secs(true, 60)],
+    [programs, ["path"], { metavar: "PATH" }],
+    [programs, ["program"], { metavar: "PROG", nargs: "*" }],
+    [programs, ["-g", "--group"], { metavar: "GROUP", action: "append", type: _groupType }],
+    [programs, ["-a", "--any"], { action: "store_true" }],
+    [server, ["-s", "--serverurl"], { metavar: "URL", type: _serverUrlType }],
+    [server, ["-u", "--username"], { metavar: "NAME" }],
+    [server, ["--password-file"], { metavar: "FILE" }],
+    [server, ["-p", "--password"], { action: _stopAction(password), nargs: "?", help: SUPPRESS }],
+    [server, ["--rpc-timeout"], secs(true, 10)],
+    [watching, ["--settle"], secs(false, 0.2)],
+    [watching, ["--recheck-interval"], secs(false, 10)],
+    [watching, ["--poll-interval"], secs(true)],
+    [watching, ["--log-level"], { choices: [...LOG_LEVELS], default: "info" }],
+    [watching, ["--log-format"], { choices: ["text", "json"], default: "text" }],
+  ];
+}
+
+function _buildParser(color: boolean): ArgumentParser {
+  const parser = new _Parser({
+    prog: "releasemon",
+    usage: _USAGE,
+    description: _DESCRIPTION,
+    epilog: _EPILOG,
+    formatter_class: _Formatter,
+    add_help: false,
+    exit_on_error: false,
+    color,
+  });
+  const sections = new Map<string, ActionsContainer>([
+    ["", parser],
+    ["enabling", parser.add_mutually_exclusive_group()],
+  ]);
+  for (const [section, names, options] of _arguments()) {
+    let container = sections.get(section);
+    if (!container) {
+      sections.set(section, container = parser.add_argument_group({ title: section }));
+    }
+    const dest = names.at(-1)!.replace(/^-+/, "").replaceAll("-", "_");
+    const add = container.add_argument as (...args: unknown[]) => unknown;
+    add.call(container, ...names, { help: _HELP[dest], ...options });
+  }
+  return parser;
+}
+
+/** FLAG: 1/0, true/false, yes/no, on/off, in any case, surrounding whitespace ignored. */
+function _flagType(hint: string) {
+  return (text: string): boolean => {
+    const word = text.trim().toLowerCase();
+    if (TRUE_WORDS.includes(word)) return true;
+    if (FALSE_WORDS.includes(word)) return false;
+    if (word === "") {
+      throw new ArgumentTypeError(
+        `FLAG is empty: use ${FLAG_WORDS} (in supervisord.conf an empty value usually means ` +
+          `the environment variable behind %(ENV_...)s is unset)`,
+      );
+    }
+    throw new ArgumentTypeError(`invalid FLAG ${_quote(text)}: use ${FLAG_WORDS}${hint}`);
+  };
+}
+
+/** SECONDS: a finite decimal number, non-negative (or positive); the caller converts to ms. */
+function _secondsType(positive: boolean) {
+  const kind = positive ? "a positive" : "a non-negative";
+  return (text: string): number => {
+    const trimmed = text.trim();
+    const value = /^(\d+(\.\d*)?|\.\d+)$/.test(trimmed) ? Number(trimmed) : NaN;
+    if (Number.isNaN(value) || (positive && value === 0)) {
+      throw new ArgumentTypeError(`must be ${kind} number of seconds, got ${_quote(text)}`);
+    }
+    if (value > MAX_SECONDS) {
+      throw new ArgumentTypeError(
+        `must be at most ${MAX_SECONDS} seconds (about 24 days), got ${_quote(text)}`,
+      );
+    }
+    return value;
+  };
+}
+
+function _groupType(text: string): string {
+  if (text === "" || text.includes(":") || /[\s\p{Cc}]/u.test(text)) {
+    throw new ArgumentTypeError(
+      `invalid group name ${_quote(text)}: must be non-empty, without whitespace or colons`,
+    );
+  }
+  return text;
+}
+
+function _serverUrlType(text: string): string {
+  const problem = _serverUrlProblem(text);
+  if (problem) throw new ArgumentTypeError(problem);
+  return text;
+}
+
+/** A light shape check; lib/supervisor/server_url.ts parses the URL properly. */
+function _serverUrlProblem(url: string): string | null {
+  if (/^unix:\/\/\S+$/.test(url) || /^http:\/\/[^\s/]+(\/\S*)?$/.test(url)) return null;
+  return `cannot use server URL ${
+    _quote(url)
+  }: it must be unix:///path/to/socket or http://host:port`;
+}
+
+/** `name`, `group:name` or `group:*`: non-empty parts, no whitespace, at most one colon. */
+function _isNamespec(text: string): boolean {
+  if (/[\s\p{Cc}]/u.test(text)) return false;
+  const parts = text.split(":");
+  if (parts.length > 2 || parts.some((part) => part === "")) return false;
+  return parts[0] !== "*"; // "*" means every program of a group, so it needs one: "group:*"
+}
+
+function _ms(seconds: number): number {
+  return Math.round(seconds * 1000);
+}
+
+function _quote(text: string): string {
+  return JSON.stringify(text);
+}
+
+// --- help ----------------------------------------------------------------------------------------
+
+const _HELP_WIDTH = 80;
+
+// superfsmon's flags first; the generated usage would list every flag on nine lines.
+const _USAGE = `\
+%(prog)s [-h] [--version] [-e FLAG | --disable [FLAG]] [-rd SECONDS]
+                  [-fd SECONDS] [--running-only] [-pre COMMAND] [-post COMMAND]
+                  [-g GROUP] [-a] [more options, see --help] PATH [PROG ...]`;
+
+const _DESCRIPTION = `\
+Watch one version file and, when its content changes, restart supervisord
+programs over XML-RPC. Runs as a supervisord [program] and accepts superfsmon's
+command line. A change is acted on once the file has settled (--settle), after
+the optional delays (-fd, -rd), between the optional pre- and post-restart
+commands (-pre, -post).`;
+
+const _EPILOG = `\
+hook environment (the version is passed only here, never inside COMMAND):
+  RELEASEMON_HOOK (pre or post), RELEASEMON_VERSION, RELEASEMON_VERSION_HASH,
+  RELEASEMON_PREVIOUS_VERSION, RELEASEMON_PREVIOUS_VERSION_HASH,
+  RELEASEMON_VERSION_FILE, RELEASEMON_PROGRAMS; after restarting also
+  RELEASEMON_OUTCOME, RELEASEMON_RESTARTED, RELEASEMON_FAILED,
+  RELEASEMON_FAILED_REASONS and RELEASEMON_REASON
+
+example supervisord.conf entry (supervisord also needs [rpcinterface:supervisor]
+and a [unix_http_server] or [inet_http_server] section, as supervisorctl does):
+  [program:releasemon]
+  command=releasemon -e %(ENV_RELEASEMON_ENABLED)s -rd 30 /app/.version web
+  autorestart=true`;
+
+// Keyed by argparse dest. argparse %-formats these: write a literal percent sign as "%%".
+const _HELP: Readonly<Record<string, string>> = {
+  help: "show this help message and exit",
+  version: "show releasemon's version and exit",
+  enable: "act only if FLAG is true: 1/0, true/false, yes/no, on/off (default: act)",
+  disable: "do nothing if FLAG is true or absent; while disabled releasemon waits for SIGTERM",
+  random_delay: "wait a random 0 to SECONDS before restarting, after --fixed-delay (default: 0)",
+  fixed_delay: "wait SECONDS before restarting (default: 0)",
+  running_only: "restart only programs that are running; leave stopped ones stopped",
+  pre_restart: "run COMMAND with sh -c before restarting (see hook environment below)",
+  post_restart: "run COMMAND with sh -c after restarting; RELEASEMON_OUTCOME tells how it went",
+  hook_timeout: "stop a hook running longer than SECONDS: SIGTERM to its process group, " +
+    "SIGKILL 5 seconds later (default: 60)",
+  path: "the version file to watch; a change of its content triggers a restart",
+  program: "program to restart: name, group:name, or group:* for a whole group",
+  group: "restart every program of GROUP (repeatable)",
+  any: "restart every child of supervisord except releasemon itself",
+  serverurl: "supervisord's URL, unix:///path or http://host:port (default: " +
+    "$SUPERVISOR_SERVER_URL, which supervisord sets for its children, else " +
+    `${DEFAULT_SERVER_URL})`,
+  username: "user name for supervisord (default: $SUPERVISOR_USERNAME)",
+  password_file: "read the password from FILE (default: $SUPERVISOR_PASSWORD; there is no " +
+    "password flag)",
+  rpc_timeout: "give up on a supervisord call after SECONDS (default: 10)",
+  settle: "act once the file has been quiet for SECONDS (default: 0.2)",
+  recheck_interval: "also re-read the file every SECONDS in case an event was missed; 0 turns " +
+    "this off (default: 10)",
+  poll_interval: "do not watch for file events, only poll every SECONDS (default: watch)",
+  log_level: "least severe log messages to show (default: info)",
+  log_format: "log lines on stderr as text or JSON lines (default: text)",
+};
+
+// Our own colours for the slots argparse's formatter reads from its theme.
+const _THEME: Readonly<Record<string, string>> = {
+  usage: "\x1b[1m",
+  prog: "\x1b[1m",
+  prog_extra: "",
+  heading: "\x1b[1m",
+  summary_long_option: "\x1b[36m",
+  summary_short_option: "\x1b[36m",
+  summary_label: "\x1b[33m",
+  summary_action: "\x1b[36m",
+  long_option: "\x1b[1;36m",
+  short_option: "\x1b[1;36m",
+  label: "\x1b[1;33m",
+  action: "\x1b[1;36m",
+  reset: "\x1b[0m",
+};
+const _NO_THEME = Object.fromEntries(Object.keys(_THEME).map((key) => [key, ""]));
+
+function _decolor(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}

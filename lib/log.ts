@@ -1,0 +1,204 @@
+/**
+ * Logging: one LogTape configuration writing plain text or JSON lines to stderr, with secrets
+ * redacted from every finished line. Each module logs through
+ * `getLogger(["releasemon", "<module>"])`; only `main.ts` calls {@link setupLogging}.
+ *
+ * Text: `2026-11-25T17:02:03.123Z INFO  [watch] Version "v42" seen path=/app/.version`
+ * JSON: `{"time":"…","level":"info","category":"releasemon.watch","message":"…","properties":{…}}`
+ *
+ * Put untrusted text (a version, hook output) into properties or template values, never into the
+ * message template itself: LogTape reads `{name}` in a template as a placeholder.
+ *
+ * @module
+ */
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+
+/** Longest version label {@link quoteVersion} shows, in code points. */
+const MAX_QUOTED_CHARS = 80;
+const LEVEL_NAMES: Readonly<Record<string, string>> = {
+  trace: "TRACE",
+  debug: "DEBUG",
+  info: "INFO",
+  warning: "WARN",
+  error: "ERROR",
+  fatal: "FATAL",
+};
+// C0 controls, DEL, C1 controls, line/paragraph separators and bidi overrides: none may reach a
+// terminal or a log viewer raw. JSON.stringify leaves all but C0 alone, so they are escaped after.
+// deno-lint-ignore no-control-regex
+const UNSAFE_CHARS = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// A property value shown without quotes: nothing that would need escaping or splits key=value.
+// deno-lint-ignore no-control-regex
+const BARE_VALUE = /^[^\s"'=\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+$/;
+const SHORT_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+const AUTHORIZATION = /(authorization\s*[:=]\s*["']?\s*(?:basic|bearer)\s+)[^\s"',;]+/gi;
+const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"']*:)[^\s/@"']+@/gi;
+
+const encoder = new TextEncoder();
+
+/** Options for {@link setupLogging}. */
+export interface LoggingOptions {
+  /** The least severe level to write. */
+  level: "debug" | "info" | "warning" | "error";
+  format: "text" | "json";
+  /** Values to replace with `***` wherever they appear in a line (the supervisord password). */
+  secrets: string[];
+  /** Receives each finished line without its newline. @default a synchronous write to stderr */
+  write?: (line: string) => void;
+}
+
+/**
+ * Configures LogTape for the whole process (replacing any earlier configuration): records of
+ * `releasemon` categories at `level` or above, and LogTape's own warnings, go to one sink.
+ */
+export async function setupLogging(options: LoggingOptions): Promise<void> {
+  const format = options.format === "json" ? _formatJson : _formatText;
+  const write = options.write ?? _writeStderr;
+  const secrets = [...options.secrets];
+  const sink = (record: LogRecord) => write(redact(format(record), secrets));
+  await configure({
+    reset: true,
+    sinks: { main: sink },
+    loggers: [
+      { category: ["releasemon"], sinks: ["main"], lowestLevel: options.level },
+      { category: ["logtape", "meta"], sinks: ["main"], lowestLevel: "warning" },
+    ],
+  });
+}
+
+/** Removes LogTape's configuration (tests; main.ts before exit is not needed: writes are sync). */
+export async function resetLogging(): Promise<void> {
+  await reset();
+}
+
+/**
+ * Replaces every non-empty secret in `text` by `***`, also where it appears JSON- or
+ * log-escaped, and blanks the credentials of `Authorization: Basic …` values and `user:pass@` URLs.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (secret === "") continue;
+    forms.add(secret).add(JSON.stringify(secret).slice(1, -1)).add(_escapeUnsafe(secret));
+  }
+  let result = text;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+    if (form !== "") result = result.replaceAll(form, "***");
+  }
+  return result.replace(AUTHORIZATION, "$1***").replace(URL_USERINFO, "$1***@");
+}
+
+/**
+ * Quotes a version label for a log message: JSON-style, control and bidi characters escaped, and
+ * cut after 80 code points with `…` and the full length after the closing quote.
+ */
+export function quoteVersion(label: string): string {
+  const chars = Array.from(label);
+  const shown = chars.length > MAX_QUOTED_CHARS ? chars.slice(0, MAX_QUOTED_CHARS) : chars;
+  const quoted = _escapeUnsafe(JSON.stringify(shown.join("")));
+  return chars.length > MAX_QUOTED_CHARS ? `${quoted}… (${chars.length} characters)` : quoted;
+}
+
+/** `<ISO time> <LEVEL> [<category>] <message> key=value …`: one line, no ANSI, no raw controls. */
+function _formatText(record: LogRecord): string {
+  const time = new Date(record.timestamp).toISOString();
+  const level = (LEVEL_NAMES[record.level] ?? record.level.toUpperCase()).padEnd(5);
+  const category = record.category[0] === "releasemon" ? record.category.slice(1) : record.category;
+  const inMessage = _placeholders(record.rawMessage);
+  let line = `${time} ${level} [${category.join(".") || "releasemon"}] ${_renderMessage(record)}`;
+  for (const [key, value] of Object.entries(record.properties)) {
+    if (!inMessage.has(key)) line += ` ${key}=${_textValue(value)}`;
+  }
+  return _escapeUnsafe(line);
+}
+
+/** One JSON object: time, level, category, message, properties. */
+function _formatJson(record: LogRecord): string {
+  const entry = {
+    time: new Date(record.timestamp).toISOString(),
+    level: record.level,
+    category: record.category.join("."),
+    message: _renderMessage(record),
+    properties: record.properties,
+  };
+  return _escapeUnsafe(_stringify(entry));
+}
+
+/** The message with its values filled in; strings appear bare, as the caller quoted them. */
+function _renderMessage(record: LogRecord): string {
+  return record.message.map((part, i) => i % 2 === 0 ? String(part) : _plain(part)).join("");
+}
+
+/** Property names a string template refers to, so text lines do not repeat them. */
+function _placeholders(template: string | TemplateStringsArray): Set<string> {
+  if (typeof template !== "string") return new Set();
+  return new Set(Array.from(template.matchAll(/\{([^{}]+)\}/g), (match) => match[1]!.trim()));
+}
+
+function _plain(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return _errorText(value);
+  if (value === undefined || typeof value === "number" || typeof value === "boolean") {
+    return String(value);
+  }
+  return _stringify(value);
+}
+
+function _textValue(value: unknown): string {
+  if (typeof value === "string") return BARE_VALUE.test(value) ? value : JSON.stringify(value);
+  if (value instanceof Error) return JSON.stringify(_errorText(value));
+  return _plain(value);
+}
+
+/** `Name: message`, with up to three causes. */
+function _errorText(error: Error): string {
+  let text = `${error.name}: ${error.message}`;
+  let cause = error.cause;
+  for (let depth = 0; cause !== undefined && depth < 3; depth++) {
+    text += cause instanceof Error
+      ? `; cause: ${cause.name}: ${cause.message}`
+      : `; cause: ${_plain(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return text;
+}
+
+/** JSON.stringify that survives bigints, errors and cycles. */
+function _stringify(value: unknown): string {
+  const seen = new WeakSet<object>();
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === "bigint") return item.toString();
+    if (item instanceof Error) {
+      return {
+        name: item.name,
+        message: item.message,
+        ...(item.cause === undefined ? {} : { cause: item.cause }),
+      };
+    }
+    if (typeof item === "object" && item !== null) {
+      if (seen.has(item)) return "[Circular]";
+      seen.add(item);
+    }
+    return item;
+  }) ?? "undefined";
+}
+
+/** Escapes control, separator and bidi characters as `\n`, `\r`, `\t` or `\uXXXX`. */
+function _escapeUnsafe(text: string): string {
+  return text.replace(
+    UNSAFE_CHARS,
+    (char) => SHORT_ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** Writes the line and a newline to stderr synchronously, looping over partial writes. */
+function _writeStderr(line: string): void {
+  const bytes = encoder.encode(`${line}\n`);
+  try {
+    for (let offset = 0; offset < bytes.length;) {
+      offset += Deno.stderr.writeSync(bytes.subarray(offset));
+    }
+  } catch {
+    // stderr is gone (closed pipe): there is nowhere left to report it.
+  }
+}

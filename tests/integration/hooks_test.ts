@@ -1,0 +1,304 @@
+/**
+ * runHook() against a real `sh`: environment, injection safety, exit codes, timeouts that take
+ * grandchildren down, streamed output, bounded memory, and the restricted `--allow-run=sh` case.
+ */
+import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import {
+  HOOK_KILL_GRACE_MS,
+  type HookContext,
+  hookEnvironment,
+  MAX_HOOK_LINE_BYTES,
+  runHook,
+} from "../../lib/hooks.ts";
+
+const CONTEXT: HookContext = {
+  version: { label: "v2", hash: "b".repeat(64) },
+  previous: { label: "v1", hash: "a".repeat(64) },
+  versionFile: "/app/.version",
+  programs: ["web", "workers:w1"],
+};
+
+/** A temporary directory for one test, removed afterwards. */
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "releasemon-hooks-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Collects hook log records (or only counts them) while `fn` runs. */
+async function withLogSink(
+  fn: (records: LogRecord[]) => Promise<void>,
+  options: { keep: boolean } = { keep: true },
+): Promise<void> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { test: (record) => options.keep && records.push(record) },
+    loggers: [
+      { category: ["releasemon", "hook"], sinks: ["test"], lowestLevel: "info" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+  });
+  try {
+    await fn(records);
+  } finally {
+    await reset();
+  }
+}
+
+/** The rendered message of a record (values are interpolated bare). */
+function text(record: LogRecord): string {
+  return record.message.map(String).join("");
+}
+
+/** True once `pid` no longer runs (gone, or a zombie nobody has reaped yet). */
+async function isDead(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return true;
+    throw error;
+  }
+}
+
+async function waitUntilDead(pid: number, deadlineMs = 5_000): Promise<boolean> {
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    if (await isDead(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return isDead(pid);
+}
+
+/** Reads a NUL-separated `env -0` dump into a record of the RELEASEMON_ variables. */
+function releasemonVariables(dump: string): Record<string, string> {
+  const entries = dump.split("\0").filter((entry) => entry.startsWith("RELEASEMON_"));
+  return Object.fromEntries(entries.map((entry) => {
+    const at = entry.indexOf("=");
+    return [entry.slice(0, at), entry.slice(at + 1)];
+  }));
+}
+
+Deno.test("runHook() gives the hook exactly the RELEASEMON_ variables plus its own environment", async () => {
+  await withTempDir(async (dir) => {
+    const outcome = {
+      outcome: "partial" as const,
+      restarted: ["web"],
+      failed: [{ namespec: "workers:w1", reason: "SPAWN_ERROR\nsee log" }],
+      reason: "1 of 2 failed",
+    };
+    const env = hookEnvironment("post", CONTEXT, outcome);
+    const result = await runHook("post", `env -0 > "${dir}/env"`, env, { timeoutMs: 10_000 });
+    assert.equal(result.ok, true);
+    assert.deepEqual([result.exitCode, result.signal, result.timedOut], [0, null, false]);
+    const dump = await Deno.readTextFile(`${dir}/env`);
+    assert.deepEqual(releasemonVariables(dump), {
+      RELEASEMON_HOOK: "post",
+      RELEASEMON_VERSION: "v2",
+      RELEASEMON_VERSION_HASH: "b".repeat(64),
+      RELEASEMON_PREVIOUS_VERSION: "v1",
+      RELEASEMON_PREVIOUS_VERSION_HASH: "a".repeat(64),
+      RELEASEMON_VERSION_FILE: "/app/.version",
+      RELEASEMON_PROGRAMS: "web workers:w1",
+      RELEASEMON_OUTCOME: "partial",
+      RELEASEMON_RESTARTED: "web",
+      RELEASEMON_FAILED: "workers:w1",
+      RELEASEMON_FAILED_REASONS: "workers:w1: SPAWN_ERROR see log",
+      RELEASEMON_REASON: "1 of 2 failed",
+    });
+    assert.ok(dump.split("\0").some((entry) => entry.startsWith("PATH=")), "inherits PATH");
+  });
+});
+
+Deno.test("runHook() passes a hostile version label as data, never as code", async () => {
+  await withTempDir(async (dir) => {
+    const label = `$(touch ${dir}/pwned1) \`touch ${dir}/pwned2\` "; touch ${dir}/pwned3; '` +
+      `; touch ${dir}/pwned4 #`;
+    const context = { ...CONTEXT, version: { label, hash: "c".repeat(64) } };
+    const env = hookEnvironment("pre", context);
+    const commands = [
+      `printf '%s' "$RELEASEMON_VERSION" > "${dir}/label"`,
+      "echo $RELEASEMON_VERSION", // unquoted: split into words, still never run
+    ];
+    for (const command of commands) {
+      const result = await runHook("pre", command, env, { timeoutMs: 10_000 });
+      assert.equal(result.ok, true, command);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/label`), label);
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names, ["label"]);
+  });
+});
+
+Deno.test("runHook() reports a non-zero exit and a command that cannot start", async () => {
+  const failed = await runHook("pre", "exit 3", {}, { timeoutMs: 10_000 });
+  assert.deepEqual(
+    { ...failed, durationMs: 0 },
+    {
+      ok: false,
+      exitCode: 3,
+      signal: null,
+      timedOut: false,
+      durationMs: 0,
+      reason: "exited with status 3",
+    },
+  );
+  const missing = await runHook("pre", "/nonexistent/hook", {}, { timeoutMs: 10_000 });
+  assert.deepEqual([missing.ok, missing.exitCode, missing.reason], [
+    false,
+    127,
+    "exited with status 127",
+  ]);
+  const unstartable = await runHook("pre", "true", { "BAD\0NAME": "x" }, { timeoutMs: 10_000 });
+  assert.equal(unstartable.ok, false);
+  assert.equal(unstartable.exitCode, null);
+  assert.match(unstartable.reason ?? "", /^cannot start "sh": /);
+  const aborted = new AbortController();
+  aborted.abort();
+  const cancelled = await runHook("pre", "true", {}, { timeoutMs: 1_000, signal: aborted.signal });
+  assert.deepEqual([cancelled.ok, cancelled.reason], [false, "cancelled before it started"]);
+  await assert.rejects(runHook("pre", "true", {}, { timeoutMs: 0 }), RangeError);
+});
+
+Deno.test("runHook() stops a hook at its timeout, grandchildren included", async () => {
+  await withTempDir(async (dir) => {
+    const command = `sleep 100 & echo $! > "${dir}/pid"; sh -c 'sleep 100; echo never'`;
+    const result = await runHook("pre", command, {}, { timeoutMs: 300 });
+    assert.deepEqual(
+      [result.ok, result.timedOut, result.signal, result.exitCode, result.reason],
+      [false, true, "SIGTERM", null, "timed out after 0.3 seconds"],
+    );
+    assert.ok(
+      result.durationMs >= 300 && result.durationMs < HOOK_KILL_GRACE_MS,
+      `${result.durationMs}`,
+    );
+    const pid = Number(await Deno.readTextFile(`${dir}/pid`));
+    assert.ok(await waitUntilDead(pid), `grandchild ${pid} is gone`);
+  });
+});
+
+Deno.test("runHook() sends SIGKILL after the grace period when SIGTERM is ignored", async () => {
+  await withTempDir(async (dir) => {
+    // Ignored signals stay ignored across exec, so the sleep ignores SIGTERM too.
+    const command = `trap '' TERM; sleep 100 & echo $! > "${dir}/pid"; wait`;
+    const result = await runHook("pre", command, {}, { timeoutMs: 200 });
+    assert.deepEqual([result.ok, result.timedOut, result.signal], [false, true, "SIGKILL"]);
+    assert.ok(result.durationMs >= 200 + HOOK_KILL_GRACE_MS - 50, `${result.durationMs}`);
+    const pid = Number(await Deno.readTextFile(`${dir}/pid`));
+    assert.ok(await waitUntilDead(pid), `grandchild ${pid} is gone`);
+  });
+});
+
+Deno.test("runHook() stops a hook when its AbortSignal fires", async () => {
+  await withTempDir(async (dir) => {
+    const controller = new AbortController();
+    const command = `sleep 100 & echo $! > "${dir}/pid"; wait`;
+    const running = runHook("post", command, {}, { timeoutMs: 60_000, signal: controller.signal });
+    setTimeout(() => controller.abort(), 300);
+    const result = await running;
+    assert.deepEqual(
+      [result.ok, result.timedOut, result.signal, result.reason],
+      [false, false, "SIGTERM", "cancelled"],
+    );
+    const pid = Number(await Deno.readTextFile(`${dir}/pid`));
+    assert.ok(await waitUntilDead(pid), `grandchild ${pid} is gone`);
+  });
+});
+
+Deno.test("runHook() logs each output line, stdout as info and stderr as warning", async () => {
+  await withLogSink(async (records) => {
+    const command = [
+      "printf 'hello\\r\\nsecond {braces}\\n'",
+      "echo oops >&2",
+      `head -c ${MAX_HOOK_LINE_BYTES + 1000} /dev/zero | tr '\\0' x; echo`,
+      "printf '\\377\\376\\000bin\\033[2Jary\\n'",
+      "printf 'no newline at end'",
+    ].join("; ");
+    const result = await runHook("pre", command, {}, { timeoutMs: 10_000 });
+    assert.equal(result.ok, true);
+    const lines = records.map((record) => [record.level, text(record)]);
+    const cut = `pre-restart: ${"x".repeat(MAX_HOOK_LINE_BYTES)}… (line cut, ${
+      MAX_HOOK_LINE_BYTES + 1000
+    } bytes)`;
+    assert.deepEqual(lines.filter(([level]) => level === "info"), [
+      ["info", "pre-restart: hello"],
+      ["info", "pre-restart: second {braces}"],
+      ["info", cut],
+      ["info", "pre-restart: \uFFFD\uFFFD\0bin\x1b[2Jary"],
+      ["info", "pre-restart: no newline at end"],
+    ]);
+    assert.deepEqual(lines.filter(([level]) => level !== "info"), [[
+      "warning",
+      "pre-restart: oops",
+    ]]);
+    assert.deepEqual(records[0]!.category, ["releasemon", "hook"]);
+  });
+});
+
+Deno.test("runHook() streams 10 MB of output with bounded memory", async () => {
+  await withLogSink(async () => {
+    const tenMegabytes = 10 * 1024 * 1024;
+    const command = `head -c ${tenMegabytes} /dev/zero | tr '\\0' x; ` +
+      `yes 'line of hook output 0123456789' | head -c ${tenMegabytes}`;
+    const baseline = Deno.memoryUsage().heapUsed;
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, Deno.memoryUsage().heapUsed - baseline);
+    }, 2);
+    try {
+      const result = await runHook("post", command, {}, { timeoutMs: 60_000 });
+      assert.equal(result.ok, true);
+    } finally {
+      clearInterval(sampler);
+    }
+    // Holding either 10 MB block whole would take at least 10 MB of heap.
+    assert.ok(peak < 8 * 1024 * 1024, `peak heap growth ${peak} bytes`);
+  }, { keep: false });
+});
+
+Deno.test("runHook() works with only --allow-run=sh and a narrow --allow-env", async () => {
+  await withTempDir(async (dir) => {
+    const script = `${dir}/restricted.ts`;
+    const hooksUrl = new URL("../../lib/hooks.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { runHook } from ${JSON.stringify(hooksUrl)};
+const env = { RELEASEMON_VERSION: "v9" };
+const plain = await runHook("pre", 'printf "%s|%s" "$RELEASEMON_VERSION" "$INHERITED_MARKER" > ${dir}/plain', env, { timeoutMs: 10000 });
+const slow = await runHook("pre", 'sleep 100 & echo $! > ${dir}/pid; wait', env, { timeoutMs: 300 });
+Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify({ plain, slow }) + "\\n"));
+`,
+    );
+    const config = new URL("../../deno.json", import.meta.url).pathname;
+    const run = async (permissions: string[]) => {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", "--frozen", "--config", config, ...permissions, script],
+        env: { INHERITED_MARKER: "from-parent", NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 0, stderr);
+      return JSON.parse(new TextDecoder().decode(output.stdout));
+    };
+    const restricted = await run(["--allow-run=sh", "--allow-env=SUPERVISOR_SERVER_URL"]);
+    assert.equal(restricted.plain.ok, true);
+    assert.equal(await Deno.readTextFile(`${dir}/plain`), "v9|from-parent");
+    assert.deepEqual(
+      [restricted.slow.ok, restricted.slow.timedOut, restricted.slow.signal],
+      [false, true, "SIGTERM"],
+    );
+    const pid = Number(await Deno.readTextFile(`${dir}/pid`));
+    assert.ok(await waitUntilDead(pid), `grandchild ${pid} is gone under --allow-run=sh`);
+
+    const withoutSh = await run(["--allow-run=true"]);
+    assert.equal(withoutSh.plain.ok, false);
+    assert.match(withoutSh.plain.reason, /^cannot start "sh": NotCapable: /);
+  });
+});

@@ -1,0 +1,350 @@
+import assert from "node:assert/strict";
+import denoJson from "../../deno.json" with { type: "json" };
+import { type Config, DEFAULT_SERVER_URL, parseConfig, VERSION } from "../../lib/config.ts";
+import { UsageError } from "../../lib/errors.ts";
+
+const ENV = { SUPERVISOR_SERVER_URL: "unix:///tmp/supervisor.sock" };
+const ESC = "\x1b";
+
+function run(argv: string[], env: Record<string, string | undefined> = ENV): Config {
+  const result = parseConfig(argv, env, { color: false });
+  assert.equal(result.kind, "run");
+  return (result as { config: Config }).config;
+}
+
+function usageError(argv: string[], env: Record<string, string | undefined> = ENV): UsageError {
+  let caught: unknown;
+  try {
+    parseConfig(argv, env, { color: false });
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof UsageError, `expected a UsageError for ${JSON.stringify(argv)}`);
+  return caught;
+}
+
+Deno.test("parseConfig() fills every default when given only PATH and PROG", () => {
+  assert.deepEqual(run(["/app/.version", "web"]), {
+    versionFile: "/app/.version",
+    programs: ["web"],
+    groups: [],
+    any: false,
+    enabled: true,
+    fixedDelayMs: 0,
+    randomDelayMs: 0,
+    runningOnly: false,
+    preRestart: null,
+    postRestart: null,
+    hookTimeoutMs: 60_000,
+    serverUrl: "unix:///tmp/supervisor.sock",
+    username: null,
+    password: null,
+    passwordFile: null,
+    rpcTimeoutMs: 10_000,
+    settleMs: 200,
+    recheckMs: 10_000,
+    pollMs: null,
+    logLevel: "info",
+    logFormat: "text",
+    selfProcessName: null,
+    selfGroupName: null,
+  });
+});
+
+Deno.test("parseConfig() accepts options and positionals in any order", () => {
+  const orderings = [
+    ["-e", "1", "/app/.version", "app1", "app2", "-g", "workers"],
+    ["/app/.version", "app1", "app2", "-e", "1", "-g", "workers"],
+    ["/app/.version", "app1", "-e", "1", "app2", "-g", "workers"],
+    ["-g", "workers", "/app/.version", "-e", "1", "app1", "app2"],
+    ["/app/.version", "-g", "workers", "app1", "-e", "1", "app2"],
+    ["-g=workers", "--enable=1", "/app/.version", "app1", "app2"],
+    ["/app/.version", "app1", "app2", "-g", "workers", "-e1"],
+    ["-rd", "3", "/app/.version", "-e", "1", "app1", "-fd", "2", "app2", "-g", "workers"],
+  ];
+  for (const argv of orderings) {
+    const config = run(argv);
+    const picked = [config.versionFile, config.programs, config.groups, config.enabled];
+    assert.deepEqual(
+      picked,
+      ["/app/.version", ["app1", "app2"], ["workers"], true],
+      argv.join(" "),
+    );
+  }
+  assert.deepEqual(run(["/app/.version", "app1", "-e", "1"]).programs, ["app1"]);
+});
+
+Deno.test("parseConfig() converts delays in seconds to milliseconds", () => {
+  const both = run(["-rd", "10", "-fd", "5", "/v", "web"]);
+  assert.deepEqual([both.randomDelayMs, both.fixedDelayMs], [10_000, 5_000]);
+  assert.equal(run(["--random-delay=10", "/v", "web"]).randomDelayMs, 10_000);
+  assert.equal(run(["--fixed-delay", "0.25", "/v", "web"]).fixedDelayMs, 250);
+  assert.equal(run(["-fd", ".5", "/v", "web"]).fixedDelayMs, 500);
+  assert.equal(run(["-rd", " 7 ", "/v", "web"]).randomDelayMs, 7_000);
+  const timing = run([
+    "--settle=0",
+    "--recheck-interval=0",
+    "--poll-interval=2.5",
+    "--rpc-timeout=3",
+    "--hook-timeout=1.5",
+    "/v",
+    "web",
+  ]);
+  assert.deepEqual(
+    [timing.settleMs, timing.recheckMs, timing.pollMs, timing.rpcTimeoutMs, timing.hookTimeoutMs],
+    [0, 0, 2_500, 3_000, 1_500],
+  );
+});
+
+Deno.test("parseConfig() reads hook commands, --running-only and logging flags", () => {
+  const config = run([
+    "-pre",
+    "echo hi",
+    "--post-restart=notify $RELEASEMON_OUTCOME",
+    "--running-only",
+    "--log-level",
+    "debug",
+    "--log-format",
+    "json",
+    "/v",
+    "web",
+  ]);
+  assert.equal(config.preRestart, "echo hi");
+  assert.equal(config.postRestart, "notify $RELEASEMON_OUTCOME");
+  assert.equal(config.runningOnly, true);
+  assert.deepEqual([config.logLevel, config.logFormat], ["debug", "json"]);
+  assert.equal(run(["-post", "echo bye", "/v", "web"]).postRestart, "echo bye");
+});
+
+Deno.test("parseConfig() reads -e and --disable flags the way superfsmon does", () => {
+  const cases: [string[], boolean][] = [
+    [[], true],
+    [["--disable"], false],
+    [["--disable", "0"], true],
+    [["--disable", "yes"], false],
+    [["--disable=ON"], false],
+    [["--disable", "off"], true],
+    [["-e", "TRUE"], true],
+    [["-e", "1"], true],
+    [["-e", "0"], false],
+    [["-e", " no "], false],
+    [["--enable", "Yes"], true],
+    [["--enable=false"], false],
+  ];
+  for (const [flags, enabled] of cases) {
+    assert.equal(run(["/v", "web", ...flags]).enabled, enabled, flags.join(" "));
+  }
+});
+
+Deno.test("parseConfig() accepts namespecs, group:* and -a, dropping duplicates", () => {
+  const config = run(["/v", "web", "workers:w1", "batch:*", "web", "-g", "g1", "-g", "g1"]);
+  assert.deepEqual(config.programs, ["web", "workers:w1", "batch:*"]);
+  assert.deepEqual(config.groups, ["g1"]);
+  const any = run(["-a", "/v"], {
+    ...ENV,
+    SUPERVISOR_PROCESS_NAME: "rm",
+    SUPERVISOR_GROUP_NAME: "g",
+  });
+  assert.deepEqual([any.any, any.programs, any.groups], [true, [], []]);
+  assert.deepEqual([any.selfProcessName, any.selfGroupName], ["rm", "g"]);
+});
+
+Deno.test("parseConfig() takes the connection from flags, then the environment", () => {
+  const env = {
+    SUPERVISOR_SERVER_URL: "http://127.0.0.1:9001",
+    SUPERVISOR_USERNAME: "alice",
+    SUPERVISOR_PASSWORD: "s3cret",
+  };
+  const fromEnv = run(["/v", "web"], env);
+  assert.deepEqual(
+    [fromEnv.serverUrl, fromEnv.username, fromEnv.password, fromEnv.passwordFile],
+    ["http://127.0.0.1:9001", "alice", "s3cret", null],
+  );
+  const fromFlags = run(
+    ["-s", "unix:///run/s.sock", "-u", "bob", "--password-file", "/etc/pw", "/v", "web"],
+    env,
+  );
+  assert.deepEqual(
+    [fromFlags.serverUrl, fromFlags.username, fromFlags.password, fromFlags.passwordFile],
+    ["unix:///run/s.sock", "bob", "s3cret", "/etc/pw"],
+  );
+  assert.equal(run(["/v", "web"], {}).serverUrl, DEFAULT_SERVER_URL);
+  assert.equal(run(["/v", "web"], { SUPERVISOR_SERVER_URL: "" }).serverUrl, DEFAULT_SERVER_URL);
+  assert.equal(DEFAULT_SERVER_URL, "unix:///var/run/supervisor.sock");
+  assert.deepEqual([run(["/v", "web"], { SUPERVISOR_USERNAME: "" }).username], [null]);
+});
+
+Deno.test("parseConfig() throws a UsageError naming the problem for bad input", () => {
+  const cases: [string[], string][] = [
+    [
+      ["-rd", "-5", "/v", "web"],
+      'argument -rd/--random-delay: must be a non-negative number of seconds, got "-5"',
+    ],
+    [
+      ["-rd", "abc", "/v", "web"],
+      'argument -rd/--random-delay: must be a non-negative number of seconds, got "abc"',
+    ],
+    [
+      ["-fd", "inf", "/v", "web"],
+      'argument -fd/--fixed-delay: must be a non-negative number of seconds, got "inf"',
+    ],
+    [
+      ["-fd", "1e3", "/v", "web"],
+      'argument -fd/--fixed-delay: must be a non-negative number of seconds, got "1e3"',
+    ],
+    [
+      ["-rd", "9999999", "/v", "web"],
+      'argument -rd/--random-delay: must be at most 2147483 seconds (about 24 days), got "9999999"',
+    ],
+    [
+      ["--poll-interval", "0", "/v", "web"],
+      'argument --poll-interval: must be a positive number of seconds, got "0"',
+    ],
+    [
+      ["--hook-timeout", "0", "/v", "web"],
+      'argument --hook-timeout: must be a positive number of seconds, got "0"',
+    ],
+    [
+      ["-e", "maybe", "/v", "web"],
+      'argument -e/--enable: invalid FLAG "maybe": use 1/0, true/false, yes/no or on/off',
+    ],
+    [
+      ["-e", "", "/v", "web"],
+      "argument -e/--enable: FLAG is empty: use 1/0, true/false, yes/no or on/off (in supervisord.conf an empty value usually means the environment variable behind %(ENV_...)s is unset)",
+    ],
+    [
+      ["--disable", "/v", "web"],
+      'argument --disable: invalid FLAG "/v": use 1/0, true/false, yes/no or on/off; to disable without a value, put --disable last or write --disable=yes',
+    ],
+    [
+      ["-e", "1", "--disable", "yes", "/v", "web"],
+      "argument --disable: not allowed with argument -e/--enable",
+    ],
+    [
+      ["/v"],
+      "nothing to restart: name programs (PROG), groups (-g/--group GROUP) or all (-a/--any)",
+    ],
+    [["-a", "/v", "web"], "argument -a/--any: not allowed with PROG"],
+    [["-a", "-g", "workers", "/v"], "argument -a/--any: not allowed with argument -g/--group"],
+    [["--bogus", "/v", "web"], "unrecognized arguments: --bogus"],
+    [[], "the following arguments are required: PATH"],
+    [["-e", "1"], "the following arguments are required: PATH"],
+    [["", "web"], "argument PATH: must not be empty"],
+    [
+      ["/v", "a b"],
+      'argument PROG: invalid program name "a b": use "name", "group:name" or "group:*" (no whitespace, at most one colon)',
+    ],
+    [
+      ["/v", "a:b:c"],
+      'argument PROG: invalid program name "a:b:c": use "name", "group:name" or "group:*" (no whitespace, at most one colon)',
+    ],
+    [
+      ["/v", ":web"],
+      'argument PROG: invalid program name ":web": use "name", "group:name" or "group:*" (no whitespace, at most one colon)',
+    ],
+    [
+      ["/v", "web:"],
+      'argument PROG: invalid program name "web:": use "name", "group:name" or "group:*" (no whitespace, at most one colon)',
+    ],
+    [
+      ["/v", "*"],
+      'argument PROG: invalid program name "*": use "name", "group:name" or "group:*" (no whitespace, at most one colon)',
+    ],
+    [
+      ["-g", "a:b", "/v"],
+      'argument -g/--group: invalid group name "a:b": must be non-empty, without whitespace or colons',
+    ],
+    [
+      ["--log-level", "loud", "/v", "web"],
+      "argument --log-level: invalid choice: 'loud' (choose from 'debug', 'info', 'warning', 'error')",
+    ],
+    [
+      ["-s", "ftp://host", "/v", "web"],
+      'argument -s/--serverurl: cannot use server URL "ftp://host": it must be unix:///path/to/socket or http://host:port',
+    ],
+    [["-rd"], "argument -rd/--random-delay: expected one argument"],
+  ];
+  for (const [argv, message] of cases) {
+    const error = usageError(argv);
+    assert.equal(error.message, message, argv.join(" "));
+    assert.match(error.usage ?? "", /^usage: releasemon \[-h\] \[--version\] /);
+  }
+  const badEnv = usageError(["/v", "web"], { SUPERVISOR_SERVER_URL: "localhost:9001" });
+  assert.equal(
+    badEnv.message,
+    'environment variable SUPERVISOR_SERVER_URL: cannot use server URL "localhost:9001": it must ' +
+      "be unix:///path/to/socket or http://host:port",
+  );
+});
+
+Deno.test("parseConfig() refuses a password flag without echoing the password", () => {
+  const expected = "argument -p/--password: there is no password flag, because other users " +
+    "could read it in the process list; set SUPERVISOR_PASSWORD or use --password-file FILE";
+  for (
+    const argv of [["--password", "hunter2"], ["--password=hunter2"], ["-p", "hunter2"], [
+      "-phunter2",
+    ]]
+  ) {
+    const error = usageError([...argv, "/v", "web"]);
+    assert.equal(error.message, expected, argv.join(" "));
+    assert.ok(!`${error.message}${error.usage}`.includes("hunter2"));
+  }
+  assert.equal(usageError(["/v", "web", "--password"]).message, expected);
+});
+
+Deno.test("parseConfig() returns help and version as text instead of printing", () => {
+  const help = parseConfig(["/v", "--help", "--bogus"], {}, { color: false });
+  assert.equal(help.kind, "help");
+  const text = (help as { text: string }).text;
+  assert.match(text, /^usage: releasemon /);
+  for (
+    const needle of [
+      "-rd, --random-delay SECONDS",
+      "-fd, --fixed-delay SECONDS",
+      "--disable [FLAG]",
+      "-pre, --pre-restart COMMAND",
+      "(default: 60)",
+      "unix:///var/run/supervisor.sock",
+      "--password-file FILE",
+      "[program:releasemon]",
+      "%(ENV_RELEASEMON_ENABLED)s",
+      "RELEASEMON_FAILED_REASONS",
+    ]
+  ) {
+    assert.ok(text.includes(needle), `help mentions ${needle}`);
+  }
+  assert.ok(!text.includes("undefined"));
+  assert.ok(!text.includes("-p, --password"));
+  assert.ok(text.split("\n").every((line) => line.length <= 80), "help fits 80 columns");
+  assert.deepEqual(parseConfig(["-h"], {}, { color: false }).kind, "help");
+  assert.deepEqual(parseConfig(["--version"], {}, { color: false }), {
+    kind: "version",
+    text: "releasemon 0.1.0",
+  });
+  assert.equal(VERSION, denoJson.version);
+});
+
+Deno.test("parseConfig() writes no ANSI escape anywhere when color is false", () => {
+  const help = parseConfig(["--help"], {}, { color: false }) as { text: string };
+  assert.ok(!help.text.includes(ESC));
+  for (const argv of [["/v"], ["-e", "maybe", "/v", "web"], ["--bogus"], []]) {
+    const error = usageError(argv);
+    assert.ok(!error.message.includes(ESC), argv.join(" "));
+    assert.ok(!(error.usage ?? "").includes(ESC), argv.join(" "));
+  }
+});
+
+Deno.test("parseConfig() colours help only when color is true", () => {
+  const plain = (parseConfig(["--help"], {}, { color: false }) as { text: string }).text;
+  const colored = (parseConfig(["--help"], {}, { color: true }) as { text: string }).text;
+  assert.ok(colored.includes(ESC));
+  // deno-lint-ignore no-control-regex
+  assert.equal(colored.replace(/\x1b\[[0-9;]*m/g, ""), plain);
+  let usage = "";
+  try {
+    parseConfig(["/v"], {}, { color: true });
+  } catch (error) {
+    usage = (error as UsageError).usage ?? "";
+  }
+  assert.ok(usage.includes(ESC));
+});

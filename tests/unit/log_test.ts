@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { getLogger } from "@logtape/logtape";
+import { quoteVersion, redact, resetLogging, setupLogging } from "../../lib/log.ts";
+
+const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
+
+/** Sets up logging into an array for the test's duration. */
+async function capture(
+  options: {
+    level?: "debug" | "info" | "warning" | "error";
+    format?: "text" | "json";
+    secrets?: string[];
+  },
+  fn: (lines: string[]) => void,
+): Promise<void> {
+  const lines: string[] = [];
+  await setupLogging({
+    level: options.level ?? "info",
+    format: options.format ?? "text",
+    secrets: options.secrets ?? [],
+    write: (line) => lines.push(line),
+  });
+  try {
+    fn(lines);
+  } finally {
+    await resetLogging();
+  }
+}
+
+/** The line without its timestamp, after checking the timestamp's shape. */
+function untimed(line: string | undefined): string {
+  assert.match(line ?? "", TIME);
+  return (line ?? "").replace(TIME, "");
+}
+
+Deno.test("setupLogging() writes text lines with time, level, category, message and properties", async () => {
+  await capture({}, (lines) => {
+    const logger = getLogger(["releasemon", "watch"]);
+    logger.info("Version {version} seen", {
+      version: quoteVersion("v42"),
+      path: "/app/.version",
+      delayMs: 5000,
+      programs: ["web", "workers:w1"],
+      note: "two words",
+    });
+    getLogger(["releasemon", "hook"]).warn("slow");
+    getLogger(["releasemon"]).error("stopped");
+    assert.deepEqual(lines.map(untimed), [
+      'INFO  [watch] Version "v42" seen path=/app/.version delayMs=5000 ' +
+      'programs=["web","workers:w1"] note="two words"',
+      "WARN  [hook] slow",
+      "ERROR [releasemon] stopped",
+    ]);
+  });
+});
+
+Deno.test("setupLogging() keeps each record on one line and escapes control characters", async () => {
+  await capture({}, (lines) => {
+    const logger = getLogger(["releasemon", "hook"]);
+    logger.info`pre-restart: ${"line one\nFAKE INFO [x] forged\r\x1b[31mred\x07"}`;
+    logger.info("detail", { output: "a\nb", bidi: "x\u202ey" });
+    logger.info`braces ${"{version}"} stay`;
+    assert.equal(lines.length, 3);
+    assert.equal(
+      untimed(lines[0]),
+      "INFO  [hook] pre-restart: line one\\nFAKE INFO [x] forged\\r\\u001b[31mred\\u0007",
+    );
+    assert.equal(untimed(lines[1]), 'INFO  [hook] detail output="a\\nb" bidi="x\\u202ey"');
+    assert.equal(untimed(lines[2]), "INFO  [hook] braces {version} stay");
+    assert.ok(lines.every((line) => !line.includes("\n") && !line.includes("\x1b")));
+  });
+});
+
+Deno.test("setupLogging() drops records below the chosen level", async () => {
+  await capture({ level: "warning" }, (lines) => {
+    const logger = getLogger(["releasemon", "run"]);
+    logger.debug("d");
+    logger.info("i");
+    logger.warn("w");
+    logger.error("e");
+    assert.deepEqual(lines.map(untimed), ["WARN  [run] w", "ERROR [run] e"]);
+  });
+  await capture({ level: "debug" }, (lines) => {
+    getLogger(["releasemon", "run"]).debug("d");
+    assert.deepEqual(lines.map(untimed), ["DEBUG [run] d"]);
+  });
+});
+
+Deno.test("setupLogging() renders errors with their causes", async () => {
+  await capture({}, (lines) => {
+    const cause = new Error("connect ENOENT");
+    const error = new TypeError("Cannot connect", { cause });
+    getLogger(["releasemon", "run"]).error("Failed: {error}", { error, attempt: 3 });
+    assert.equal(
+      untimed(lines[0]),
+      "ERROR [run] Failed: TypeError: Cannot connect; cause: Error: connect ENOENT attempt=3",
+    );
+  });
+});
+
+Deno.test("setupLogging() writes one JSON object per line in json format", async () => {
+  await capture({ format: "json" }, (lines) => {
+    getLogger(["releasemon", "restart"]).warning("Cannot start {namespec}: {reason}", {
+      namespec: "workers:w2",
+      reason: "SPAWN_ERROR",
+      error: new Error("boom"),
+      text: "a\u0085b\u2028c",
+    });
+    assert.equal(lines.length, 1);
+    const entry = JSON.parse(lines[0]!);
+    assert.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual({ ...entry, time: "" }, {
+      time: "",
+      level: "warning",
+      category: "releasemon.restart",
+      message: "Cannot start workers:w2: SPAWN_ERROR",
+      properties: {
+        namespec: "workers:w2",
+        reason: "SPAWN_ERROR",
+        error: { name: "Error", message: "boom" },
+        text: "a\u0085b\u2028c",
+      },
+    });
+    assert.ok(lines[0]!.includes("a\\u0085b\\u2028c"), "separators escaped in the raw line");
+  });
+});
+
+Deno.test("setupLogging() redacts secrets from the finished line in both formats", async () => {
+  const secret = 'pa"ss wörd';
+  for (const format of ["text", "json"] as const) {
+    await capture({ format, secrets: [secret, ""] }, (lines) => {
+      const logger = getLogger(["releasemon", "transport"]);
+      logger.info(`password is ${secret}`);
+      logger.info("sending", { password: secret, header: "Authorization: Basic dXNlcjpwYXNz" });
+      logger.error("failed", { error: new Error(`bad credentials ${secret}`) });
+      logger.info("url {url}", { url: "http://alice:hunter2@localhost:9001/RPC2" });
+      assert.equal(lines.length, 4, format);
+      for (const line of lines) {
+        assert.ok(!line.includes('pa"ss') && !line.includes('pa\\"ss'), `${format}: ${line}`);
+        assert.ok(
+          !line.includes("dXNlcjpwYXNz") && !line.includes("hunter2"),
+          `${format}: ${line}`,
+        );
+      }
+      assert.ok(lines[0]!.includes("password is ***"), lines[0]);
+      assert.ok(lines[1]!.includes("Authorization: Basic ***"), lines[1]);
+      assert.ok(lines[3]!.includes("http://alice:***@localhost:9001/RPC2"), lines[3]);
+      if (format === "json") lines.forEach((line) => JSON.parse(line));
+    });
+  }
+});
+
+Deno.test("redact() replaces every secret, the longest first, and Authorization values", () => {
+  assert.equal(redact("a hunter2 b hunter2", ["hunter2"]), "a *** b ***");
+  assert.equal(redact("token abc and abcdef", ["abc", "abcdef"]), "token *** and ***");
+  assert.equal(redact("nothing", ["", "zzz"]), "nothing");
+  assert.equal(redact('{"p":"x\\"y"}', ['x"y']), '{"p":"***"}');
+  assert.equal(redact("authorization: basic Zm9vOmJhcg==", []), "authorization: basic ***");
+  assert.equal(redact("Authorization:Basic Zm9v, next", []), "Authorization:Basic ***, next");
+  assert.equal(redact("unix:///run/supervisor.sock", []), "unix:///run/supervisor.sock");
+});
+
+Deno.test("quoteVersion() quotes, escapes and caps a version label", () => {
+  assert.equal(quoteVersion("v1.2.3"), '"v1.2.3"');
+  assert.equal(quoteVersion('$(touch /tmp/x) `id` "q"'), '"$(touch /tmp/x) `id` \\"q\\""');
+  assert.equal(quoteVersion("a\nb\x1b[2J\u202e\x7f"), '"a\\nb\\u001b[2J\\u202e\\u007f"');
+  assert.equal(quoteVersion(""), '""');
+  const long = "é".repeat(100);
+  assert.equal(quoteVersion(long), `"${"é".repeat(80)}"… (100 characters)`);
+  assert.equal(quoteVersion("😀".repeat(81)), `"${"😀".repeat(80)}"… (81 characters)`);
+});
