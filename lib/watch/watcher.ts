@@ -1,0 +1,317 @@
+/**
+ * The VersionWatcher: reports each new version of ONE version file, however it is replaced.
+ *
+ * File-system events are hints, never the truth: a relevant hint starts settling (`settle.ts`),
+ * and when it has settled the path's symlink chain is re-resolved (`path_chain.ts`), the watches
+ * re-armed if it changed, and the content re-read and hashed (`version_file.ts`). A version is
+ * reported when its hash differs from the last one reported.
+ *
+ * A directory of the path renamed away (`/srv/app` moved, a new `/srv/app` made) is noticed
+ * without watching its parent: inotify reports the move on the moved directory's own watch (an
+ * event whose path is the directory itself) and ends the stream when it is deleted; both count
+ * as hints, and every settled read re-resolves the chain, comparing each directory's dev:ino. The
+ * safety-net re-check does the same, so even a lost event costs at most `recheckMs`. Watching the
+ * parent too would double the watches and listen to a busy directory (`/etc`, `/`) for nothing.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import { eventHints, lstatLookup, type PathChain, resolveChain } from "./path_chain.ts";
+import {
+  checkMs,
+  type Hint,
+  REPORT_INITIAL,
+  reportRead,
+  type ReportState,
+  SETTLE_IDLE,
+  settleOnHint,
+  settleOnTimer,
+  type SettleOptions,
+  settleOptions,
+  type SettleState,
+} from "./settle.ts";
+import { readVersionDetailed, statIdentity, type Version } from "./version_file.ts";
+
+export type { Version } from "./version_file.ts";
+
+/** Options of {@linkcode VersionWatcher}; all times in ms. */
+export interface WatcherOptions {
+  /** Quiet time after a bare modify and after each hint of a burst. @default {200} */
+  settleMs?: number;
+  /** Quiet time after a completed lone write. @default {10} */
+  quickSettleMs?: number;
+  /** Longest wait from a sequence's first hint to the read. @default {5000} */
+  maxSettleMs?: number;
+  /** Safety-net re-check period; 0 disables it. @default {10000} */
+  recheckMs?: number;
+  /** When set (> 0): polling only, no inotify at all (NFS, some container mounts). */
+  pollMs?: number;
+  clock?: Clock;
+}
+
+/** What the watcher reports. */
+export type WatchEvent =
+  /** A hint arrived and settling has begun (for the program's state machine and debug). */
+  | { type: "FileActivity" }
+  /** The settled content differs from the last version reported (or the baseline). */
+  | { type: "VersionSeen"; version: Version }
+  /** The file disappeared; reported once until a version is read again. */
+  | { type: "VersionMissing" };
+
+/**
+ * A safety-net re-check costs a few lstat calls and one stat while idle (it re-hashes only when
+ * the chain or the file's dev, ino, size, mtime or ctime changed), so its idle cost is about zero;
+ * every 10 s bounds the delay of a missed inotify event to 10 s, short next to a deploy.
+ */
+export const DEFAULT_RECHECK_MS = 10_000;
+/** Re-resolve-and-arm rounds per check, in case the path keeps changing while being armed. */
+const MAX_ARM_ROUNDS = 4;
+
+const log = getLogger(["releasemon", "watch"]);
+
+interface ArmedWatch {
+  id: string;
+  watcher: Deno.FsWatcher;
+  /** The loop reading the watcher's events; ends when the watcher is closed. */
+  pump: Promise<void>;
+}
+
+/** Watches one version file through the directories of its symlink chain. */
+export class VersionWatcher implements AsyncDisposable {
+  readonly #path: string;
+  readonly #settle: SettleOptions;
+  readonly #recheckMs: number;
+  readonly #pollMs: number;
+  readonly #clock: Clock;
+  #phase: "new" | "started" | "closed" = "new";
+  #onEvent: ((event: WatchEvent) => void) | null = null;
+  #chain: PathChain | null = null;
+  readonly #watches = new Map<string, ArmedWatch>();
+  #settleState: SettleState = SETTLE_IDLE;
+  #settleTimer: TimerHandle | null = null;
+  #recheckTimer: TimerHandle | null = null;
+  #queue: Promise<void> = Promise.resolve();
+  #queued: "none" | "cheap" | "full" = "none";
+  #report: ReportState = REPORT_INITIAL;
+  /** Stat identity of the last read; undefined before the first. */
+  #identity: string | null | undefined = undefined;
+  #closed: Promise<void> | null = null;
+
+  constructor(path: string, options: WatcherOptions = {}) {
+    if (path === "") throw new TypeError("Cannot watch the version file: the path is empty");
+    this.#path = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+    this.#settle = settleOptions(options);
+    this.#recheckMs = checkMs("recheckMs", options.recheckMs ?? DEFAULT_RECHECK_MS);
+    this.#pollMs = checkMs("pollMs", options.pollMs ?? 0);
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Number of inotify watches currently armed (0 in polling mode). */
+  get watchCount(): number {
+    return this.#watches.size;
+  }
+
+  /** Reads the baseline (null when the file is missing or empty), arms the watches, and starts delivering events to `onEvent`. */
+  async start(onEvent: (event: WatchEvent) => void): Promise<Version | null> {
+    if (this.#phase !== "new") {
+      throw new Error(`Cannot start watching "${this.#path}": already ${this.#phase}`);
+    }
+    this.#phase = "started";
+    this.#onEvent = onEvent;
+    await this.#syncChain();
+    const baseline = await this.#read(false);
+    const { watchCount } = this;
+    log.info("Watching {path} with {watchCount} watches", { path: this.#path, watchCount });
+    this.#scheduleRecheck();
+    return baseline;
+  }
+
+  /** Forces a re-read now (used by the program after e.g. a supervisord outage). */
+  recheck(): void {
+    if (this.#phase === "started") this.#enqueue("full");
+  }
+
+  /** Releases every watch and timer; resolves when all are closed. No event is delivered after. */
+  close(): Promise<void> {
+    if (this.#closed !== null) return this.#closed;
+    this.#phase = "closed";
+    this.#settleTimer?.cancel();
+    this.#recheckTimer?.cancel();
+    const pumps = [...this.#watches].map(([dir, armed]) => this.#unwatch(dir, armed));
+    this.#closed = Promise.all([...pumps, this.#queue]).then(() => {});
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Re-resolves the chain and, when it changed, re-arms; true when it changed. */
+  async #syncChain(): Promise<boolean> {
+    let changed = false;
+    for (let round = 0; round < MAX_ARM_ROUNDS; round++) {
+      const chain = await resolveChain(this.#path, lstatLookup);
+      if (this.#phase === "closed" || chain.key === this.#chain?.key) break;
+      changed = true;
+      this.#chain = chain;
+      if (this.#pollMs === 0) await this.#arm(chain);
+      // Then resolve again: a change between the lookups and the arming would go unseen.
+    }
+    return changed;
+  }
+
+  async #arm(chain: PathChain): Promise<void> {
+    const stale = [...this.#watches].filter(([dir, armed]) =>
+      chain.directories.get(dir)?.id !== armed.id
+    );
+    // Deno 2.9.6 shares one inotify watch between FsWatchers on the same path: a watcher made
+    // before the old one's stream has ended joins the old watch, which follows the moved-away
+    // directory (measured). So the old streams end first.
+    await Promise.all(stale.map(([dir, armed]) => this.#unwatch(dir, armed)));
+    if (this.#phase === "closed") return;
+    for (const [dir, { id }] of chain.directories) {
+      if (this.#watches.has(dir)) continue;
+      let watcher: Deno.FsWatcher;
+      try {
+        watcher = Deno.watchFs(dir, { recursive: false });
+      } catch (error) {
+        // Gone since it was resolved (the next round sees it), or not readable (the safety
+        // net still covers it).
+        log.debug("Cannot watch {dir}: {error}", { dir, error: String(error) });
+        continue;
+      }
+      const armed: ArmedWatch = { id, watcher, pump: Promise.resolve() };
+      this.#watches.set(dir, armed);
+      armed.pump = this.#pump(dir, armed);
+    }
+    log.debug("Watching directories {directories}", { directories: [...this.#watches.keys()] });
+  }
+
+  /** Closes one watch; resolves when its stream has ended. */
+  #unwatch(dir: string, armed: ArmedWatch): Promise<void> {
+    if (this.#watches.get(dir) === armed) this.#watches.delete(dir);
+    closeQuietly(armed.watcher);
+    return armed.pump;
+  }
+
+  async #pump(dir: string, armed: ArmedWatch): Promise<void> {
+    let lastRenamedTo: string | null = null;
+    try {
+      for await (const event of armed.watcher) {
+        if (this.#phase === "closed") return;
+        log.debug("File-system event {kind} {paths}", { kind: event.kind, paths: event.paths });
+        const hints = this.#chain === null
+          ? []
+          : eventHints(this.#chain, dir, event, lastRenamedTo);
+        lastRenamedTo = event.kind === "rename" && event.paths.length === 1
+          ? event.paths[0]!
+          : null;
+        for (const hint of hints) this.#hint(hint);
+      }
+    } catch (error) {
+      log.debug("Watch on {dir} failed: {error}", { dir, error: String(error) });
+    }
+    closeQuietly(armed.watcher); // when it ended by itself: release it before re-watching
+    if (this.#phase !== "closed" && this.#watches.get(dir) === armed) {
+      // The stream ended without close(): the directory was deleted and inotify dropped it.
+      this.#watches.delete(dir);
+      this.#chain = null;
+      this.#hint("removed");
+    }
+  }
+
+  #hint(hint: Hint): void {
+    if (this.#phase !== "started") return;
+    const now = this.#clock.now();
+    const wasIdle = this.#settleState.phase === "idle";
+    const next = settleOnHint(this.#settleState, hint, now, this.#settle);
+    this.#settleState = next;
+    if (wasIdle) this.#emit({ type: "FileActivity" });
+    this.#armSettleTimer(next.deadlineAt - now);
+  }
+
+  #armSettleTimer(delayMs: number): void {
+    this.#settleTimer?.cancel();
+    this.#settleTimer = this.#clock.setTimer(() => {
+      const now = this.#clock.now();
+      const { state, read } = settleOnTimer(this.#settleState, now);
+      this.#settleState = state;
+      if (read) this.#enqueue("full");
+      else if (state.phase === "settling") this.#armSettleTimer(state.deadlineAt - now);
+    }, delayMs);
+  }
+
+  /** Runs checks one at a time; requests made while one is waiting merge into it. */
+  #enqueue(kind: "cheap" | "full"): void {
+    if (this.#queued !== "none") {
+      if (kind === "full") this.#queued = "full";
+      return;
+    }
+    this.#queued = kind;
+    this.#queue = this.#queue.then(async () => {
+      const full = this.#queued === "full";
+      this.#queued = "none";
+      if (this.#phase === "started") await this.#check(full);
+    }).catch((error: unknown) => {
+      log.error("Cannot check the version file {path}: {error}", { path: this.#path, error });
+    });
+  }
+
+  /** Re-resolves and re-arms; then re-reads when `full`, when the chain changed, or when the file's stat identity did. */
+  async #check(full: boolean): Promise<void> {
+    const chainChanged = await this.#syncChain();
+    if (!full && !chainChanged && await statIdentity(this.#path) === this.#identity) return;
+    if (this.#phase === "started") await this.#read(true);
+  }
+
+  /** Reads, and reports what is news unless this is the baseline read of start(). */
+  async #read(started: boolean): Promise<Version | null> {
+    const { read, identity } = await readVersionDetailed(this.#path);
+    this.#identity = identity;
+    if (this.#phase === "closed") return null;
+    const { state, report, warn } = reportRead(this.#report, read);
+    this.#report = state;
+    const path = this.#path;
+    if (warn === "missing" && started) {
+      log.warn("Version file {path} deleted; waiting for it to come back", { path });
+    } else if (warn === "missing") {
+      log.warn("Version file {path} missing; waiting for it", { path });
+    }
+    const reason = state.unreadableReason;
+    if (warn === "unreadable") {
+      log.warn("Cannot read the version file {path}: {reason}; watching on", { path, reason });
+    }
+    if (started && report === "VersionSeen" && state.last !== null) {
+      log.debug("Version {label} seen", { path, ...state.last });
+      this.#emit({ type: "VersionSeen", version: state.last });
+    } else if (started && report === "VersionMissing") this.#emit({ type: "VersionMissing" });
+    return read.kind === "version" ? read.version : null;
+  }
+
+  #scheduleRecheck(): void {
+    const everyMs = this.#pollMs > 0 ? this.#pollMs : this.#recheckMs;
+    if (everyMs === 0 || this.#phase !== "started") return;
+    this.#recheckTimer = this.#clock.setTimer(() => {
+      this.#recheckTimer = null;
+      this.#enqueue("cheap");
+      void this.#queue.then(() => this.#scheduleRecheck());
+    }, everyMs);
+  }
+
+  #emit(event: WatchEvent): void {
+    if (this.#phase !== "started") return;
+    try {
+      this.#onEvent?.(event);
+    } catch (error) {
+      log.error("The version event handler failed on {type}: {error}", { ...event, error });
+    }
+  }
+}
+
+function closeQuietly(watcher: Deno.FsWatcher): void {
+  try {
+    watcher.close();
+  } catch { /* closed already: nothing to release */ }
+}
