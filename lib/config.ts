@@ -22,12 +22,22 @@ import {
   RawDescriptionHelpFormatter,
   SUPPRESS,
 } from "argparse";
+import { DEFAULT_SERVER_URL } from "./config_defaults.ts";
+import {
+  decolor,
+  DESCRIPTION,
+  EPILOG,
+  HELP,
+  HELP_WIDTH,
+  NO_THEME,
+  THEME,
+  USAGE,
+} from "./config_help.ts";
 import { UsageError } from "./errors.ts";
 
 /** releasemon's version, shown by `--version`; keep in step with `deno.json`. */
 export const VERSION = "0.1.0";
-/** Server URL when neither `-s` nor `SUPERVISOR_SERVER_URL` is set (Debian's socket path). */
-export const DEFAULT_SERVER_URL = "unix:///var/run/supervisor.sock";
+export { DEFAULT_SERVER_URL };
 
 const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
@@ -54,6 +64,12 @@ export interface Config {
   pollMs: number | null; // set: polling-only mode
   logLevel: typeof LOG_LEVELS[number];
   logFormat: "text" | "json";
+  batchSize: number | null; // --rolling / --batch-size: restart N at a time, halt on a failure
+  startTimeoutMs: number; // how long a restarted program may take to reach RUNNING
+  catchUp: boolean; // at start, restart targets that started before the current version appeared
+  revive: boolean; // also start targets in FATAL or BACKOFF
+  dryRun: boolean; // log what would be restarted instead of restarting
+  configurationFile: string | null; // -c: read server URL and credentials from supervisord.conf
   selfProcessName: string | null; // SUPERVISOR_PROCESS_NAME: how releasemon recognises itself
   selfGroupName: string | null; // SUPERVISOR_GROUP_NAME
 }
@@ -144,6 +160,12 @@ export function parseConfig(
     pollMs: ns.poll_interval === undefined ? null : _ms(ns.poll_interval),
     logLevel: ns.log_level,
     logFormat: ns.log_format,
+    batchSize: ns.batch_size ?? (ns.rolling ? 1 : null),
+    startTimeoutMs: _ms(ns.start_timeout),
+    catchUp: !ns.no_catch_up,
+    revive: ns.revive,
+    dryRun: ns.dry_run,
+    configurationFile: ns.configuration ?? null,
     selfProcessName: env.SUPERVISOR_PROCESS_NAME || null,
     selfGroupName: env.SUPERVISOR_GROUP_NAME || null,
   };
@@ -168,13 +190,13 @@ class _Formatter extends RawDescriptionHelpFormatter {
   declare _theme: Readonly<Record<string, string>>;
   declare _decolor: (text: string) => string;
   constructor(options: HelpFormatterOptions) {
-    super({ ...options, width: _HELP_WIDTH });
+    super({ ...options, width: HELP_WIDTH });
   }
   // Replaces argparse's own check, which reads the environment and asks whether stdout is a
   // terminal (under Deno it says yes for pipes): `options.color` from main.ts decides instead.
   _set_color(color: boolean): void {
-    this._theme = color ? _THEME : _NO_THEME;
-    this._decolor = color ? _decolor : (text) => text;
+    this._theme = color ? THEME : NO_THEME;
+    this._decolor = color ? decolor : (text) => text;
   }
 }
 
@@ -194,7 +216,7 @@ const _PASSWORD_REFUSED = "argument -p/--password: there is no password flag, be
   "users could read it in the process list; set SUPERVISOR_PASSWORD or use --password-file FILE";
 const _DISABLE_HINT = "; to disable without a value, put --disable last or write --disable=yes";
 
-/** Every argument as [section, names, options]; help comes from `_HELP[dest]`. */
+/** Every argument as [section, names, options]; help comes from `HELP[dest]`. */
 function _arguments(): [string, string[], ArgumentOptions][] {
   const [restart, programs] = ["restart", "programs"];
   const [server, watching] = ["supervisord connection", "watching and logging"];
@@ -221,10 +243,17 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     [restart, ["-pre", "--pre-restart"], { metavar: "COMMAND" }],
     [restart, ["-post", "--post-restart"], { metavar: "COMMAND" }],
     [restart, ["--hook-timeout"], secs(true, 60)],
+    [restart, ["--rolling"], { action: "store_true" }],
+    [restart, ["--batch-size"], { metavar: "N", type: _positiveIntType }],
+    [restart, ["--start-timeout"], secs(true, 60)],
+    [restart, ["--no-catch-up"], { action: "store_true" }],
+    [restart, ["--revive"], { action: "store_true" }],
+    [restart, ["--dry-run"], { action: "store_true" }],
     [programs, ["path"], { metavar: "PATH" }],
     [programs, ["program"], { metavar: "PROG", nargs: "*" }],
     [programs, ["-g", "--group"], { metavar: "GROUP", action: "append", type: _groupType }],
     [programs, ["-a", "--any"], { action: "store_true" }],
+    [server, ["-c", "--configuration"], { metavar: "FILE" }],
     [server, ["-s", "--serverurl"], { metavar: "URL", type: _serverUrlType }],
     [server, ["-u", "--username"], { metavar: "NAME" }],
     [server, ["--password-file"], { metavar: "FILE" }],
@@ -241,9 +270,9 @@ function _arguments(): [string, string[], ArgumentOptions][] {
 function _buildParser(color: boolean): ArgumentParser {
   const parser = new _Parser({
     prog: "releasemon",
-    usage: _USAGE,
-    description: _DESCRIPTION,
-    epilog: _EPILOG,
+    usage: USAGE,
+    description: DESCRIPTION,
+    epilog: EPILOG,
     formatter_class: _Formatter,
     add_help: false,
     exit_on_error: false,
@@ -260,7 +289,7 @@ function _buildParser(color: boolean): ArgumentParser {
     }
     const dest = names.at(-1)!.replace(/^-+/, "").replaceAll("-", "_");
     const add = container.add_argument as (...args: unknown[]) => unknown;
-    add.call(container, ...names, { help: _HELP[dest], ...options });
+    add.call(container, ...names, { help: HELP[dest], ...options });
   }
   return parser;
 }
@@ -297,6 +326,16 @@ function _secondsType(positive: boolean) {
     }
     return value;
   };
+}
+
+function _positiveIntType(text: string): number {
+  const trimmed = text.trim();
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) < 1 || Number(trimmed) > 1_000_000) {
+    throw new ArgumentTypeError(
+      `must be a whole number of programs, 1 or more, got ${_quote(text)}`,
+    );
+  }
+  return Number(trimmed);
 }
 
 function _groupType(text: string): string {
@@ -336,90 +375,4 @@ function _ms(seconds: number): number {
 
 function _quote(text: string): string {
   return JSON.stringify(text);
-}
-
-// --- help ----------------------------------------------------------------------------------------
-
-const _HELP_WIDTH = 80;
-
-// superfsmon's flags first; the generated usage would list every flag on nine lines.
-const _USAGE = `\
-%(prog)s [-h] [--version] [-e FLAG | --disable [FLAG]] [-rd SECONDS]
-                  [-fd SECONDS] [--running-only] [-pre COMMAND] [-post COMMAND]
-                  [-g GROUP] [-a] [more options, see --help] PATH [PROG ...]`;
-
-const _DESCRIPTION = `\
-Watch one version file and, when its content changes, restart supervisord
-programs over XML-RPC. Runs as a supervisord [program] and accepts superfsmon's
-command line. A change is acted on once the file has settled (--settle), after
-the optional delays (-fd, -rd), between the optional pre- and post-restart
-commands (-pre, -post).`;
-
-const _EPILOG = `\
-hook environment (the version is passed only here, never inside COMMAND):
-  RELEASEMON_HOOK (pre or post), RELEASEMON_VERSION, RELEASEMON_VERSION_HASH,
-  RELEASEMON_PREVIOUS_VERSION, RELEASEMON_PREVIOUS_VERSION_HASH,
-  RELEASEMON_VERSION_FILE, RELEASEMON_PROGRAMS; after restarting also
-  RELEASEMON_OUTCOME, RELEASEMON_RESTARTED, RELEASEMON_FAILED,
-  RELEASEMON_FAILED_REASONS and RELEASEMON_REASON
-
-example supervisord.conf entry (supervisord also needs [rpcinterface:supervisor]
-and a [unix_http_server] or [inet_http_server] section, as supervisorctl does):
-  [program:releasemon]
-  command=releasemon -e %(ENV_RELEASEMON_ENABLED)s -rd 30 /app/.version web
-  autorestart=true`;
-
-// Keyed by argparse dest. argparse %-formats these: write a literal percent sign as "%%".
-const _HELP: Readonly<Record<string, string>> = {
-  help: "show this help message and exit",
-  version: "show releasemon's version and exit",
-  enable: "act only if FLAG is true: 1/0, true/false, yes/no, on/off (default: act)",
-  disable: "do nothing if FLAG is true or absent; while disabled releasemon waits for SIGTERM",
-  random_delay: "wait a random 0 to SECONDS before restarting, after --fixed-delay (default: 0)",
-  fixed_delay: "wait SECONDS before restarting (default: 0)",
-  running_only: "restart only programs that are running; leave stopped ones stopped",
-  pre_restart: "run COMMAND with sh -c before restarting (see hook environment below)",
-  post_restart: "run COMMAND with sh -c after restarting; RELEASEMON_OUTCOME tells how it went",
-  hook_timeout: "stop a hook running longer than SECONDS: SIGTERM to its process group, " +
-    "SIGKILL 5 seconds later (default: 60)",
-  path: "the version file to watch; a change of its content triggers a restart",
-  program: "program to restart: name, group:name, or group:* for a whole group",
-  group: "restart every program of GROUP (repeatable)",
-  any: "restart every child of supervisord except releasemon itself",
-  serverurl: "supervisord's URL, unix:///path or http://host:port (default: " +
-    "$SUPERVISOR_SERVER_URL, which supervisord sets for its children, else " +
-    `${DEFAULT_SERVER_URL})`,
-  username: "user name for supervisord (default: $SUPERVISOR_USERNAME)",
-  password_file: "read the password from FILE (default: $SUPERVISOR_PASSWORD; there is no " +
-    "password flag)",
-  rpc_timeout: "give up on a supervisord call after SECONDS (default: 10)",
-  settle: "act once the file has been quiet for SECONDS (default: 0.2)",
-  recheck_interval: "also re-read the file every SECONDS in case an event was missed; 0 turns " +
-    "this off (default: 10)",
-  poll_interval: "do not watch for file events, only poll every SECONDS (default: watch)",
-  log_level: "least severe log messages to show (default: info)",
-  log_format: "log lines on stderr as text or JSON lines (default: text)",
-};
-
-// Our own colours for the slots argparse's formatter reads from its theme.
-const _THEME: Readonly<Record<string, string>> = {
-  usage: "\x1b[1m",
-  prog: "\x1b[1m",
-  prog_extra: "",
-  heading: "\x1b[1m",
-  summary_long_option: "\x1b[36m",
-  summary_short_option: "\x1b[36m",
-  summary_label: "\x1b[33m",
-  summary_action: "\x1b[36m",
-  long_option: "\x1b[1;36m",
-  short_option: "\x1b[1;36m",
-  label: "\x1b[1;33m",
-  action: "\x1b[1;36m",
-  reset: "\x1b[0m",
-};
-const _NO_THEME = Object.fromEntries(Object.keys(_THEME).map((key) => [key, ""]));
-
-function _decolor(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/\x1b\[[0-9;]*m/g, "");
 }

@@ -25,6 +25,8 @@ export interface PostHookOutcome {
   outcome: "success" | "partial" | "failed" | "aborted" | "halted";
   restarted: string[];
   failed: { namespec: string; reason: string }[];
+  /** Targets a halted rollout left on the previous release. */
+  untouched?: string[];
   reason?: string;
 }
 
@@ -80,6 +82,7 @@ export function hookEnvironment(
     env.RELEASEMON_FAILED_REASONS = outcome.failed
       .map(({ namespec, reason }) => `${namespec}: ${reason.replace(/[\r\n]+/g, " ")}`)
       .join("\n");
+    env.RELEASEMON_UNTOUCHED = (outcome.untouched ?? []).join(" ");
     env.RELEASEMON_REASON = outcome.reason ?? "";
   }
   for (const [key, value] of Object.entries(env)) env[key] = value.replaceAll("\0", "\uFFFD");

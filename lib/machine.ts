@@ -44,6 +44,8 @@ export interface RestartReport {
   unknown: string[];
   /** True when a rolling restart halted on a failure (remaining programs untouched). */
   halted?: boolean;
+  /** Targets a halted rollout did not touch: they still run the previous release. */
+  untouched?: string[];
 }
 
 export type Outcome = "success" | "partial" | "failed" | "aborted" | "halted";
@@ -54,6 +56,8 @@ export interface Cycle {
   previous: VersionRef | null;
   /** Increments per retry while supervisord is unreachable. */
   attempt: number;
+  /** Catch-up: restart only these namespecs (started before the version appeared). */
+  only?: string[];
 }
 
 export interface MachineState {
@@ -72,6 +76,7 @@ export interface MachineState {
 export type MachineEvent =
   | { type: "VersionSeen"; version: VersionRef }
   | { type: "VersionMissing" }
+  | { type: "CatchUpNeeded"; version: VersionRef; namespecs: string[] }
   | { type: "TimerFired"; timerId: number }
   | { type: "PreHookDone"; ok: boolean; reason?: string }
   | { type: "RestartDone"; report: RestartReport }
@@ -126,7 +131,8 @@ const same = (a: VersionRef | null, b: VersionRef | null) => a?.hash === b?.hash
 
 /** The outcome a post-restart command is told, from a restart report. */
 export function outcomeOf(report: RestartReport): Outcome {
-  if (report.halted) return "halted";
+  // A halted rolling restart failed: post learns which program broke and what was left alone.
+  if (report.halted) return "failed";
   if (report.failed.length === 0) return "success";
   return report.restarted.length > 0 ? "partial" : "failed";
 }
@@ -141,6 +147,8 @@ export function transition(
       return onVersionSeen(state, event.version, context);
     case "VersionMissing":
       return { state, commands: [] };
+    case "CatchUpNeeded":
+      return onCatchUp(state, event.version, event.namespecs, context);
     case "TimerFired":
       return event.timerId === state.timerId ? onTimer(state, context) : { state, commands: [] };
     case "PreHookDone":
@@ -182,6 +190,40 @@ function onVersionSeen(
   return startCycle(next, context);
 }
 
+/**
+ * A release landed while releasemon was not running: the targets still run the previous one.
+ * Only from idle, and only while the file still holds the version it was found for; a newer
+ * version restarts every target anyway.
+ */
+function onCatchUp(
+  state: MachineState,
+  version: VersionRef,
+  namespecs: string[],
+  context: MachineContext,
+): Transition {
+  if (state.phase !== "idle" || namespecs.length === 0) return unchanged(state);
+  if (!same(version, state.latest) || !same(version, state.applied)) return unchanged(state);
+  const cycle: Cycle = { version, previous: null, attempt: 0, only: namespecs };
+  const delayMs = restartDelayMs(context.fixedDelayMs, context.randomDelayMs, context.random);
+  const timerId = state.timerId + 1;
+  return {
+    state: { ...state, phase: "delaying", cycle, timerId },
+    commands: [
+      log(
+        "warning",
+        "Catch-up: {count} program(s) started before version {version} appeared; restarting them in {delayMs} ms: {programs}",
+        {
+          count: namespecs.length,
+          version: version.label,
+          delayMs,
+          programs: namespecs.join(" "),
+        },
+      ),
+      { type: "StartTimer", timerId, delayMs, purpose: "delay" },
+    ],
+  };
+}
+
 /** From idle: begin a cycle for `latest` when it is something to apply. */
 function startCycle(state: MachineState, context: MachineContext): Transition {
   const version = state.latest;
@@ -208,7 +250,8 @@ function onTimer(state: MachineState, context: MachineContext): Transition {
   if (state.phase === "delaying" && state.cycle) {
     // The newest version wins: a release that landed during the delay replaces the older one.
     const latest = state.latest;
-    if (latest === null || same(latest, state.applied)) {
+    const catchingUp = state.cycle.only !== undefined && same(latest, state.cycle.version);
+    if (latest === null || (same(latest, state.applied) && !catchingUp)) {
       return {
         state: { ...state, phase: "idle", cycle: null },
         commands: [log("info", "Version is back to {version}; nothing to restart", {
@@ -216,7 +259,9 @@ function onTimer(state: MachineState, context: MachineContext): Transition {
         })],
       };
     }
-    const cycle = { ...state.cycle, version: latest };
+    // A newer version than the catch-up's one restarts every target: drop the restriction.
+    const { only: _only, ...full } = state.cycle;
+    const cycle: Cycle = catchingUp ? state.cycle : { ...full, version: latest };
     if (context.hasPreHook) {
       return {
         state: { ...state, phase: "pre-restart", cycle },
@@ -231,7 +276,8 @@ function onTimer(state: MachineState, context: MachineContext): Transition {
   if (state.phase === "retrying" && state.cycle) {
     // Nothing was restarted yet: a release that landed during the outage replaces this one.
     const version = state.latest ?? state.cycle.version;
-    const cycle = { ...state.cycle, version };
+    const { only: _only, ...full } = state.cycle;
+    const cycle: Cycle = same(version, state.cycle.version) ? state.cycle : { ...full, version };
     return {
       state: { ...state, phase: "restarting", cycle },
       commands: [{ type: "Restart", cycle }],

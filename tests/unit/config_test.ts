@@ -46,9 +46,42 @@ Deno.test("parseConfig() fills every default when given only PATH and PROG", () 
     pollMs: null,
     logLevel: "info",
     logFormat: "text",
+    batchSize: null,
+    startTimeoutMs: 60_000,
+    catchUp: true,
+    revive: false,
+    dryRun: false,
+    configurationFile: null,
     selfProcessName: null,
     selfGroupName: null,
   });
+});
+
+Deno.test("parseConfig() reads the rolling, catch-up, revive, dry-run and -c flags", () => {
+  const config = run([
+    "/v",
+    "-a",
+    "--batch-size",
+    "2",
+    "--start-timeout",
+    "30",
+    "--no-catch-up",
+    "--revive",
+    "--dry-run",
+    "-c",
+    "/etc/supervisor/supervisord.conf",
+  ]);
+  assert.equal(config.batchSize, 2);
+  assert.equal(config.startTimeoutMs, 30_000);
+  assert.equal(config.catchUp, false);
+  assert.equal(config.revive, true);
+  assert.equal(config.dryRun, true);
+  assert.equal(config.configurationFile, "/etc/supervisor/supervisord.conf");
+  assert.equal(run(["/v", "-a", "--rolling"]).batchSize, 1);
+  assert.match(
+    usageError(["/v", "-a", "--batch-size", "0"]).message,
+    /argument --batch-size: must be a whole number of programs, 1 or more, got "0"/,
+  );
 });
 
 Deno.test("parseConfig() accepts options and positionals in any order", () => {

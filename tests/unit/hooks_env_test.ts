@@ -50,6 +50,7 @@ Deno.test("hookEnvironment() adds the outcome for a post hook", () => {
     RELEASEMON_FAILED: "workers:w1 workers:w2",
     RELEASEMON_FAILED_REASONS:
       "workers:w1: SPAWN_ERROR\nworkers:w2: ABNORMAL_TERMINATION exit status 1",
+    RELEASEMON_UNTOUCHED: "",
     RELEASEMON_REASON: "2 of 4 programs failed",
   });
 });

@@ -242,5 +242,51 @@ Deno.test("outcomeOf() names the outcome from the report", () => {
     outcomeOf(report({ restarted: [], failed: [{ namespec: "x", reason: "y" }] })),
     "failed",
   );
-  assert.equal(outcomeOf(report({ halted: true })), "halted");
+  // A halted rolling restart is a failure for the post command (it names the broken program).
+  assert.equal(
+    outcomeOf(report({ halted: true, failed: [{ namespec: "x", reason: "y" }] })),
+    "failed",
+  );
+});
+
+Deno.test("transition() catches up only the stale programs, after the delay", () => {
+  const ctx = context({ fixedDelayMs: 1_000 });
+  const { state, commands } = drive(initialState(A), [
+    { type: "CatchUpNeeded", version: A, namespecs: ["g:a"] },
+    { type: "TimerFired", timerId: 1 },
+  ], ctx);
+  assert.deepEqual(kinds(commands), ["StartTimer", "Restart"]);
+  const restart = commands[1] as Extract<MachineCommand, { type: "Restart" }>;
+  assert.deepEqual(restart.cycle.only, ["g:a"]);
+  assert.equal(restart.cycle.version, A);
+  const done = drive(state, [{ type: "RestartDone", report: report() }], ctx);
+  assert.equal(done.state.phase, "idle");
+  assert.equal(done.state.applied, A);
+});
+
+Deno.test("transition() drops a catch-up when a newer version arrives first", () => {
+  const { commands } = drive(initialState(A), [
+    { type: "CatchUpNeeded", version: A, namespecs: ["g:a"] },
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+  ]);
+  const restart = commands.find((c) => c.type === "Restart") as Extract<
+    MachineCommand,
+    { type: "Restart" }
+  >;
+  assert.equal(restart.cycle.version, B);
+  assert.equal(restart.cycle.only, undefined);
+});
+
+Deno.test("transition() ignores a catch-up for a version that is no longer current", () => {
+  const busy = drive(initialState(A), [{ type: "VersionSeen", version: B }]).state;
+  assert.deepEqual(
+    transition(busy, { type: "CatchUpNeeded", version: A, namespecs: ["g:a"] }, context()),
+    { state: busy, commands: [] },
+  );
+  const idle = initialState(A);
+  assert.deepEqual(
+    transition(idle, { type: "CatchUpNeeded", version: A, namespecs: [] }, context()).commands,
+    [],
+  );
 });

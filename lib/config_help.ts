@@ -1,0 +1,107 @@
+/**
+ * releasemon's help text, usage line and help colours, kept apart from the parser in
+ * `config.ts`. argparse %-formats help strings: write a literal percent sign as "%%".
+ *
+ * @module
+ */
+import { DEFAULT_SERVER_URL } from "./config_defaults.ts";
+
+export const HELP_WIDTH = 80;
+
+// superfsmon's flags first; the generated usage would list every flag on nine lines.
+export const USAGE = `\
+%(prog)s [-h] [--version] [-e FLAG | --disable [FLAG]] [-rd SECONDS]
+                  [-fd SECONDS] [--running-only] [-pre COMMAND] [-post COMMAND]
+                  [-g GROUP] [-a] [more options, see --help] PATH [PROG ...]`;
+
+export const DESCRIPTION = `\
+Watch one version file and, when its content changes, restart supervisord
+programs over XML-RPC. Runs as a supervisord [program] and accepts superfsmon's
+command line. A change is acted on once the file has settled (--settle), after
+the optional delays (-fd, -rd), between the optional pre- and post-restart
+commands (-pre, -post).`;
+
+export const EPILOG = `\
+hook environment (the version is passed only here, never inside COMMAND):
+  RELEASEMON_HOOK (pre or post), RELEASEMON_VERSION, RELEASEMON_VERSION_HASH,
+  RELEASEMON_PREVIOUS_VERSION, RELEASEMON_PREVIOUS_VERSION_HASH,
+  RELEASEMON_VERSION_FILE, RELEASEMON_PROGRAMS; after restarting also
+  RELEASEMON_OUTCOME, RELEASEMON_RESTARTED, RELEASEMON_FAILED,
+  RELEASEMON_FAILED_REASONS and RELEASEMON_REASON
+
+example supervisord.conf entry (supervisord also needs [rpcinterface:supervisor]
+and a [unix_http_server] or [inet_http_server] section, as supervisorctl does):
+  [program:releasemon]
+  command=releasemon -e %(ENV_RELEASEMON_ENABLED)s -rd 30 /app/.version web
+  autorestart=true`;
+
+// Keyed by argparse dest. argparse %-formats these: write a literal percent sign as "%%".
+export const HELP: Readonly<Record<string, string>> = {
+  help: "show this help message and exit",
+  version: "show releasemon's version and exit",
+  enable: "act only if FLAG is true: 1/0, true/false, yes/no, on/off (default: act)",
+  disable: "do nothing if FLAG is true or absent; while disabled releasemon waits for SIGTERM",
+  random_delay: "wait a random 0 to SECONDS before restarting, after --fixed-delay (default: 0)",
+  fixed_delay: "wait SECONDS before restarting (default: 0)",
+  running_only: "restart only RUNNING programs, not STARTING ones (stopped, exited and " +
+    "fatal programs are never started by a restart either way)",
+  rolling: "restart one program at a time (same as --batch-size 1)",
+  batch_size: "rolling restart: restart N programs at a time, in namespec order, each batch " +
+    "RUNNING before the next; on the first program that fails to start, halt and leave the " +
+    "rest on the previous release (default: all at once)",
+  start_timeout: "a restarted program that is not RUNNING after SECONDS (on top of waiting " +
+    "for its startsecs) counts as failed (default: 60)",
+  no_catch_up: "at start-up, do not restart targets that were started before the current " +
+    "version appeared (a release missed while releasemon was down)",
+  revive: "also start targets in FATAL or BACKOFF (crashed by a broken release) on a new " +
+    "version; STOPPED programs stay stopped",
+  dry_run: "watch and decide as usual, but only log which programs would be restarted " +
+    "and why; hooks are not run",
+  configuration: "read the server URL, username and password from this supervisord.conf " +
+    "([supervisorctl], else [unix_http_server] or [inet_http_server]; [include] followed)",
+  pre_restart: "run COMMAND with sh -c before restarting (see hook environment below)",
+  post_restart: "run COMMAND with sh -c after restarting; RELEASEMON_OUTCOME tells how it went",
+  hook_timeout: "stop a hook running longer than SECONDS: SIGTERM to its process group, " +
+    "SIGKILL 5 seconds later (default: 60)",
+  path: "the version file to watch; a change of its content triggers a restart",
+  program: "program to restart: name, group:name, or group:* for a whole group",
+  group: "restart every program of GROUP (repeatable)",
+  any: "restart every child of supervisord except releasemon itself",
+  serverurl: "supervisord's URL, unix:///path or http://host:port (default: " +
+    "$SUPERVISOR_SERVER_URL, which supervisord sets for its children, else " +
+    `${DEFAULT_SERVER_URL})`,
+  username: "user name for supervisord (default: $SUPERVISOR_USERNAME)",
+  password_file: "read the password from FILE (default: $SUPERVISOR_PASSWORD; there is no " +
+    "password flag)",
+  rpc_timeout: "give up on a supervisord call after SECONDS (default: 10)",
+  settle: "a burst of writes is read once the file has been quiet for SECONDS; a single " +
+    "finished write is read at once (default: 0.2)",
+  recheck_interval: "also re-read the file every SECONDS in case an event was missed; 0 turns " +
+    "this off (default: 10)",
+  poll_interval: "do not watch for file events, only poll every SECONDS (default: watch)",
+  log_level: "least severe log messages to show (default: info)",
+  log_format: "log lines on stderr as text or JSON lines (default: text)",
+};
+
+// Our own colours for the slots argparse's formatter reads from its theme.
+export const THEME: Readonly<Record<string, string>> = {
+  usage: "\x1b[1m",
+  prog: "\x1b[1m",
+  prog_extra: "",
+  heading: "\x1b[1m",
+  summary_long_option: "\x1b[36m",
+  summary_short_option: "\x1b[36m",
+  summary_label: "\x1b[33m",
+  summary_action: "\x1b[36m",
+  long_option: "\x1b[1;36m",
+  short_option: "\x1b[1;36m",
+  label: "\x1b[1;33m",
+  action: "\x1b[1;36m",
+  reset: "\x1b[0m",
+};
+export const NO_THEME = Object.fromEntries(Object.keys(THEME).map((key) => [key, ""]));
+
+export function decolor(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}

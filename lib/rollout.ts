@@ -1,0 +1,135 @@
+/**
+ * One restart for one version: plan the targets from supervisord's live process list, then
+ * restart them all at once, or in batches (`--batch-size`/`--rolling`) where each batch must
+ * reach RUNNING before the next and the first failure halts the rollout. `--dry-run` plans and
+ * logs only.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { RestartReport } from "./machine.ts";
+import { restartPrograms } from "./restart.ts";
+import { planRestart, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
+import type { ProcessInfo, SupervisorClient } from "./supervisor/client.ts";
+
+const log = getLogger(["releasemon", "rollout"]);
+
+export interface RolloutOptions {
+  selection: TargetSelection;
+  self: SelfIdentity;
+  /** Programs per batch; null restarts every target at once. */
+  batchSize: number | null;
+  startTimeoutMs: number;
+  dryRun: boolean;
+  /** Restrict to these namespecs (catch-up). */
+  only?: readonly string[] | undefined;
+  /** Label of the version, for log lines. */
+  versionLabel: string;
+  signal: AbortSignal;
+}
+
+/** Splits `items` into batches of `size` (all in one batch when size is null). */
+export function batches<T>(items: readonly T[], size: number | null): T[][] {
+  if (items.length === 0) return [];
+  if (size === null || size >= items.length) return [[...items]];
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
+/** Plans and performs the restart; supervisord being unreachable before anything was stopped throws. */
+export async function rollOut(
+  client: SupervisorClient,
+  options: RolloutOptions,
+): Promise<RestartReport> {
+  const infos = await client.getAllProcessInfo();
+  const plan = planRestart(infos, options.selection, options.self);
+  const only = options.only ? new Set(options.only) : null;
+  const targets = only ? plan.restart.filter((i) => only.has(i.namespec)) : plan.restart;
+  for (const name of plan.unknown) {
+    log.warning("No program matches {name}; nothing to restart for it", { name });
+  }
+  for (const skip of plan.skipped) log.info("Not restarting {namespec}: {reason}", skip);
+  const report: RestartReport = {
+    restarted: [],
+    failed: [],
+    skipped: plan.skipped,
+    unknown: plan.unknown,
+  };
+  const groups = batches(targets, options.batchSize);
+  if (options.dryRun) {
+    logDryRun(targets, groups, options);
+    return report;
+  }
+  log.info("Restarting {count} program(s) for version {version}{batching}: {programs}", {
+    count: targets.length,
+    version: options.versionLabel,
+    batching: groups.length > 1 ? ` in ${groups.length} batches` : "",
+    programs: targets.map((i) => i.namespec).join(" ") || "(none)",
+  });
+  for (const [index, batch] of groups.entries()) {
+    if (groups.length > 1) {
+      log.info("Batch {n}/{total}: {programs}", {
+        n: index + 1,
+        total: groups.length,
+        programs: batch.map((i) => i.namespec).join(" "),
+      });
+    }
+    const result = await restartPrograms(client, batch, {
+      startTimeoutMs: options.startTimeoutMs,
+      signal: options.signal,
+    });
+    report.restarted.push(...result.restarted);
+    report.failed.push(
+      ...result.failed,
+      ...result.pending.map((namespec) => ({
+        namespec,
+        reason: "start requested; not RUNNING yet",
+      })),
+    );
+    const rest = groups.slice(index + 1).flat().map((i) => i.namespec);
+    if (rest.length === 0) break;
+    if (report.failed.length > 0) {
+      report.halted = true;
+      report.untouched = rest;
+      log.error(
+        "ROLLING RESTART HALTED for version {version}: {broken} did not reach RUNNING; {count} program(s) left on the previous release: {untouched}",
+        {
+          version: options.versionLabel,
+          broken: report.failed.map((f) => `${f.namespec} (${f.reason})`).join(", "),
+          count: rest.length,
+          untouched: rest.join(" "),
+        },
+      );
+      break;
+    }
+    if (options.signal.aborted) {
+      report.untouched = rest;
+      log.warning("Stopping between batches; not restarted: {untouched}", {
+        untouched: rest.join(" "),
+      });
+      break;
+    }
+  }
+  return report;
+}
+
+function logDryRun(
+  targets: readonly ProcessInfo[],
+  groups: readonly ProcessInfo[][],
+  options: RolloutOptions,
+): void {
+  log.info("Dry run: version {version} would restart {count} program(s){batching}; hooks not run", {
+    version: options.versionLabel,
+    count: targets.length,
+    batching: groups.length > 1 ? ` in ${groups.length} batches of ${options.batchSize}` : "",
+  });
+  for (const info of targets) {
+    log.info("Dry run: would restart {namespec} ({state}, pid {pid}){why}", {
+      namespec: info.namespec,
+      state: info.state,
+      pid: info.pid,
+      why: options.only ? ": started before this version appeared" : "",
+    });
+  }
+}

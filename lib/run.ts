@@ -1,0 +1,356 @@
+/**
+ * The one loop: holds the machine's state, runs its commands (timers, hooks, restarts) and feeds
+ * their results back as events. Owns every timer and the stop signal; never exits on its own.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { staleTargets, versionAppearedAt } from "./catch_up.ts";
+import { type Clock, sleep, systemClock, type TimerHandle } from "./clock.ts";
+import type { Config } from "./config.ts";
+import { backoffMs, formatDuration } from "./delay.ts";
+import { SupervisorAuthError, SupervisorFault, SupervisorUnavailableError } from "./errors.ts";
+import { type HookContext, hookEnvironment, type PostHookOutcome, runHook } from "./hooks.ts";
+import {
+  type Cycle,
+  initialState,
+  type MachineCommand,
+  type MachineContext,
+  type MachineEvent,
+  type MachineState,
+  type RestartReport,
+  transition,
+  type VersionRef,
+} from "./machine.ts";
+import { quoteVersion } from "./log.ts";
+import { rollOut } from "./rollout.ts";
+import { versionFileWarnings } from "./safety.ts";
+import {
+  planRestart,
+  type SelfIdentity,
+  type TargetSelection,
+  unknownNames,
+} from "./restart_plan.ts";
+import type { SupervisorClient } from "./supervisor/client.ts";
+import type { VersionWatcher, WatchEvent } from "./watch/watcher.ts";
+
+const log = getLogger(["releasemon", "run"]);
+
+export interface RunDependencies {
+  client: SupervisorClient;
+  watcher: VersionWatcher;
+  self: SelfIdentity;
+  clock?: Clock;
+  random?: () => number;
+}
+
+/** Runs releasemon until `signal` aborts; resolves once everything in flight has settled. */
+export async function run(config: Config, deps: RunDependencies, signal: AbortSignal) {
+  if (!config.enabled) {
+    log.info("releasemon is disabled (-e/--disable); idle until stopped");
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    return;
+  }
+  const loop = new Loop(config, deps, signal);
+  await loop.start();
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await loop.stop();
+}
+
+export function selectionOf(config: Config): TargetSelection {
+  return {
+    programs: config.programs,
+    groups: config.groups,
+    any: config.any,
+    runningOnly: config.runningOnly,
+    revive: config.revive,
+  };
+}
+
+export function describeTargets(config: Config): string {
+  if (config.any) return "every program except releasemon";
+  const parts = [...config.programs, ...config.groups.map((g) => `group ${g}`)];
+  return parts.join(", ");
+}
+
+class Loop {
+  #state: MachineState = initialState(null);
+  #timer: TimerHandle | null = null;
+  #inFlight = new Set<Promise<void>>();
+  #stopping = false;
+  readonly #clock: Clock;
+  readonly #context: MachineContext;
+
+  constructor(
+    readonly config: Config,
+    readonly deps: RunDependencies,
+    readonly signal: AbortSignal,
+  ) {
+    this.#clock = deps.clock ?? systemClock;
+    this.#context = {
+      fixedDelayMs: config.fixedDelayMs,
+      randomDelayMs: config.randomDelayMs,
+      // A dry run announces the hooks (rollout.ts) but never runs them.
+      hasPreHook: config.preRestart !== null && !config.dryRun,
+      hasPostHook: config.postRestart !== null && !config.dryRun,
+      random: deps.random ?? Math.random,
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    for (const warning of await versionFileWarnings(config.versionFile)) log.warning(warning);
+    await this.#checkTargets();
+    const baseline = await this.deps.watcher.start((event) => this.#onWatchEvent(event));
+    this.#state = initialState(baseline);
+    if (config.catchUp && baseline) this.#background(this.#catchUp(baseline));
+    log.info("Watching {file} (version {version}); restarting {targets} on a new version", {
+      file: config.versionFile,
+      version: baseline ? quoteVersion(baseline.label) : "none yet",
+      targets: describeTargets(config),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#timer?.cancel();
+    this.#timer = null;
+    await this.deps.watcher.close();
+    // A restart in flight finishes starting what it stopped (it sees the aborted signal).
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    log.info("releasemon stopped");
+  }
+
+  /** Start-up check: say early when a PROG or group does not exist. Never fatal when down. */
+  async #checkTargets(): Promise<void> {
+    try {
+      const infos = await this.deps.client.getAllProcessInfo();
+      for (const name of unknownNames(infos, selectionOf(this.config))) {
+        log.warning("No program matches {name} in supervisord at {url}; check the name", {
+          name,
+          url: this.deps.client.url,
+        });
+      }
+    } catch (error) {
+      if (error instanceof SupervisorAuthError) throw error;
+      if (error instanceof SupervisorUnavailableError && error.reason === "permission-denied") {
+        log.error("Cannot use supervisord: {error}", { error: errorText(error) });
+        return;
+      }
+      log.warning(
+        "Cannot reach supervisord at start-up: {error}; will retry when a version arrives",
+        {
+          error: errorText(error),
+        },
+      );
+    }
+  }
+
+  /** Work that feeds no event back but must finish (or be aborted) before stop() returns. */
+  #background(work: Promise<void>): void {
+    const done = work
+      .catch((error) => {
+        if (!this.signal.aborted) {
+          log.error("Unexpected error: {error}", { error: errorText(error) });
+        }
+      })
+      .finally(() => this.#inFlight.delete(done));
+    this.#inFlight.add(done);
+  }
+
+  /** See lib/catch_up.ts: restart targets started before the baseline version appeared. */
+  async #catchUp(baseline: VersionRef): Promise<void> {
+    const appearedAt = await versionAppearedAt(this.config.versionFile).catch(() => null);
+    if (appearedAt === null) return;
+    for (let attempt = 0; !this.#stopping; attempt++) {
+      // A newer version restarts every target anyway.
+      if (this.#state.latest?.hash !== baseline.hash) return;
+      try {
+        const infos = await this.deps.client.getAllProcessInfo();
+        const plan = planRestart(infos, selectionOf(this.config), this.deps.self);
+        const stale = staleTargets(plan.restart, appearedAt);
+        log.debug("Catch-up: version appeared at {appearedAt}; {count} target(s) started before", {
+          appearedAt: new Date(appearedAt * 1000).toISOString(),
+          count: stale.length,
+        });
+        if (stale.length > 0) {
+          this.#dispatch({
+            type: "CatchUpNeeded",
+            version: baseline,
+            namespecs: stale.map((i) => i.namespec),
+          });
+        }
+        return;
+      } catch (error) {
+        if (!isRetryable(error)) throw error;
+        await sleep(this.#clock, backoffMs(attempt), this.signal);
+      }
+    }
+  }
+
+  #onWatchEvent(event: WatchEvent): void {
+    if (event.type === "VersionSeen") {
+      log.debug("Version seen: {version}", { version: quoteVersion(event.version.label) });
+      this.#dispatch({ type: "VersionSeen", version: event.version });
+    } else if (event.type === "VersionMissing") {
+      this.#dispatch({ type: "VersionMissing" });
+    }
+  }
+
+  #dispatch(event: MachineEvent): void {
+    if (this.#stopping) return;
+    const before = this.#state.phase;
+    const { state, commands } = transition(this.#state, event, this.#context);
+    this.#state = state;
+    if (state.phase !== before) {
+      log.debug("{from} → {to} on {event}", { from: before, to: state.phase, event: event.type });
+    }
+    for (const command of commands) this.#execute(command);
+  }
+
+  #execute(command: MachineCommand): void {
+    switch (command.type) {
+      case "Log":
+        log[command.level](command.message, command.properties ?? {});
+        return;
+      case "StartTimer": {
+        this.#timer?.cancel();
+        const { timerId } = command;
+        this.#timer = this.#clock.setTimer(() => {
+          this.#timer = null;
+          this.#dispatch({ type: "TimerFired", timerId });
+        }, command.delayMs);
+        return;
+      }
+      case "RunPreHook":
+        return this.#track(this.#preHook(command.cycle));
+      case "Restart":
+        return this.#track(this.#restart(command.cycle));
+      case "RunPostHook":
+        return this.#track(this.#postHook(command));
+    }
+  }
+
+  #track(work: Promise<MachineEvent>): void {
+    const done = work
+      .catch((error): MachineEvent => {
+        // A bug, not an expected failure: log it and keep the loop alive.
+        log.error("Unexpected error: {error}", { error: errorText(error) });
+        return { type: "RestartUnavailable", reason: errorText(error) };
+      })
+      .then((event) => this.#dispatch(event))
+      .finally(() => this.#inFlight.delete(done));
+    this.#inFlight.add(done);
+  }
+
+  #hookContext(cycle: Cycle, programs: string[]): HookContext {
+    return {
+      version: { label: cycle.version.label, hash: cycle.version.hash },
+      previous: cycle.previous ? { label: cycle.previous.label, hash: cycle.previous.hash } : null,
+      versionFile: this.config.versionFile,
+      programs,
+    };
+  }
+
+  async #preHook(cycle: Cycle): Promise<MachineEvent> {
+    const programs = await this.#plannedNamespecs();
+    const env = hookEnvironment("pre", this.#hookContext(cycle, programs));
+    const result = await runHook("pre", this.config.preRestart!, env, {
+      timeoutMs: this.config.hookTimeoutMs,
+      signal: this.signal,
+    });
+    if (result.ok) return { type: "PreHookDone", ok: true };
+    const reason = result.timedOut
+      ? `pre-restart command timed out after ${formatDuration(this.config.hookTimeoutMs)}`
+      : `pre-restart command exited with ${result.exitCode ?? result.signal ?? "an error"}`;
+    return { type: "PreHookDone", ok: false, reason };
+  }
+
+  /** Targets as planned right now, for the pre-restart command; empty when supervisord is down. */
+  async #plannedNamespecs(): Promise<string[]> {
+    try {
+      const infos = await this.deps.client.getAllProcessInfo();
+      return planRestart(infos, selectionOf(this.config), this.deps.self).restart.map((i) =>
+        i.namespec
+      );
+    } catch {
+      return [];
+    }
+  }
+
+  async #restart(cycle: Cycle): Promise<MachineEvent> {
+    const started = performance.now();
+    let report: RestartReport;
+    try {
+      report = await rollOut(this.deps.client, {
+        selection: selectionOf(this.config),
+        self: this.deps.self,
+        batchSize: this.config.batchSize,
+        startTimeoutMs: this.config.startTimeoutMs,
+        dryRun: this.config.dryRun,
+        only: cycle.only,
+        versionLabel: quoteVersion(cycle.version.label),
+        signal: this.signal,
+      });
+    } catch (error) {
+      if (isRetryable(error)) return { type: "RestartUnavailable", reason: errorText(error) };
+      throw error;
+    }
+    if (this.config.dryRun) return { type: "RestartDone", report };
+    const level = report.failed.length > 0 ? "error" : "info";
+    log[level](
+      "Version {version} applied: {restarted} restarted, {failed} failed, {skipped} skipped in {ms} ms",
+      {
+        version: quoteVersion(cycle.version.label),
+        restarted: report.restarted.length,
+        failed: report.failed.length,
+        skipped: report.skipped.length,
+        ms: Math.round(performance.now() - started),
+      },
+    );
+    return { type: "RestartDone", report };
+  }
+
+  async #postHook(
+    command: Extract<MachineCommand, { type: "RunPostHook" }>,
+  ): Promise<MachineEvent> {
+    const report = command.report;
+    const outcome: PostHookOutcome = {
+      outcome: command.outcome,
+      restarted: report?.restarted ?? [],
+      failed: report?.failed ?? [],
+      untouched: report?.untouched ?? [],
+      ...(command.reason === undefined ? {} : { reason: command.reason }),
+    };
+    const programs = report ? [...report.restarted, ...report.failed.map((f) => f.namespec)] : [];
+    const env = hookEnvironment("post", this.#hookContext(command.cycle, programs), outcome);
+    const result = await runHook("post", this.config.postRestart!, env, {
+      timeoutMs: this.config.hookTimeoutMs,
+      signal: this.signal,
+    });
+    if (!result.ok) {
+      log.warning("Post-restart command failed ({detail}); the restart itself is done", {
+        detail: result.timedOut ? "timed out" : `exit ${result.exitCode ?? result.signal}`,
+      });
+    }
+    return { type: "PostHookDone" };
+  }
+}
+
+/** Errors that time (or a person fixing supervisord) can cure: keep the version and retry. */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof SupervisorUnavailableError) return true;
+  if (error instanceof SupervisorAuthError) return true;
+  if (error instanceof SupervisorFault) return error.faultName === "SHUTDOWN_STATE";
+  return error instanceof Error && ["HttpProtocolError", "XmlRpcSyntaxError"].includes(error.name);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

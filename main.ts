@@ -1,0 +1,124 @@
+/**
+ * releasemon: restart supervisord programs when a version file changes.
+ *
+ * Run it as a supervisord program:
+ *
+ *     [program:releasemon]
+ *     command=/usr/local/bin/releasemon --fixed-delay 10 -g workers /app/.version
+ *
+ * This is the shell: it parses the command line, sets up logging, wires the real client and
+ * watcher into `run()`, and maps errors to exit codes. The only `Deno.exit` is here.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { parseConfig } from "./lib/config.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./lib/errors.ts";
+import { redact, setupLogging } from "./lib/log.ts";
+import { run } from "./lib/run.ts";
+import { createClient } from "./lib/supervisor/client.ts";
+import { VersionWatcher } from "./lib/watch/watcher.ts";
+
+/** Environment variables releasemon reads (the compiled binary may read only these). */
+export const ENV_NAMES = [
+  "SUPERVISOR_SERVER_URL",
+  "SUPERVISOR_USERNAME",
+  "SUPERVISOR_PASSWORD",
+  "SUPERVISOR_PROCESS_NAME",
+  "SUPERVISOR_GROUP_NAME",
+  "NO_COLOR",
+] as const;
+
+const encoder = new TextEncoder();
+
+function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  let bytes = encoder.encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
+}
+
+function readEnvironment(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of ENV_NAMES) env[name] = Deno.env.get(name);
+  return env;
+}
+
+async function readPasswordFile(path: string): Promise<string> {
+  try {
+    // One line, like a Docker secret or a systemd credential; the trailing newline is not part of it.
+    return (await Deno.readTextFile(path)).replace(/\r?\n$/, "");
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`Cannot read password file "${path}": ${why}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const env = readEnvironment();
+  const color = Deno.stderr.isTerminal() && env.NO_COLOR === undefined;
+  let secrets: string[] = env.SUPERVISOR_PASSWORD ? [env.SUPERVISOR_PASSWORD] : [];
+  try {
+    const parsed = parseConfig(argv, env, { color });
+    if (parsed.kind !== "run") {
+      writeAll(Deno.stdout, parsed.text.endsWith("\n") ? parsed.text : `${parsed.text}\n`);
+      return EXIT_OK;
+    }
+    const config = parsed.config;
+    const password = config.passwordFile
+      ? await readPasswordFile(config.passwordFile)
+      : config.password;
+    if (password) secrets = [...secrets, password];
+    await setupLogging({ level: config.logLevel, format: config.logFormat, secrets });
+    const client = createClient({
+      serverUrl: config.serverUrl,
+      username: config.username,
+      password,
+      timeoutMs: config.rpcTimeoutMs,
+    });
+    const watcher = new VersionWatcher(config.versionFile, {
+      settleMs: config.settleMs,
+      recheckMs: config.recheckMs,
+      ...(config.pollMs === null ? {} : { pollMs: config.pollMs }),
+    });
+    const controller = new AbortController();
+    const onSignal = (name: Deno.Signal) => () => {
+      if (controller.signal.aborted) {
+        getLogger(["releasemon"]).warning("Second {signal}: exiting now", { signal: name });
+        Deno.exit(EXIT_FAILURE);
+      }
+      getLogger(["releasemon"]).info("{signal} received; stopping", { signal: name });
+      controller.abort();
+    };
+    const handlers = (["SIGTERM", "SIGINT"] as const).map((name) => {
+      const handler = onSignal(name);
+      Deno.addSignalListener(name, handler);
+      return () => Deno.removeSignalListener(name, handler);
+    });
+    try {
+      await run(config, {
+        client,
+        watcher,
+        self: {
+          pid: Deno.pid,
+          processName: config.selfProcessName,
+          groupName: config.selfGroupName,
+        },
+      }, controller.signal);
+    } finally {
+      for (const remove of handlers) remove();
+    }
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      const usage = error.usage ? `${error.usage.trimEnd()}\n` : "";
+      writeAll(Deno.stderr, redact(`${usage}releasemon: error: ${error.message}\n`, secrets));
+      return EXIT_USAGE;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    writeAll(Deno.stderr, redact(`releasemon: error: ${message}\n`, secrets));
+    return EXIT_FAILURE;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

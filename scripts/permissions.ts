@@ -1,0 +1,48 @@
+/**
+ * The one list of Deno permissions releasemon runs with. `deno task compile` bakes it into the
+ * binary and the end-to-end tests run `main.ts` under exactly the same flags (with the test's own
+ * socket path), so a missing permission fails in tests, not in production.
+ *
+ * @module
+ */
+import { ENV_NAMES } from "../main.ts";
+
+/** Where supervisord's unix socket usually lives (Debian, RHEL, supervisord's sample config). */
+export const DEFAULT_SOCKETS = [
+  "/run/supervisor.sock",
+  "/var/run/supervisor.sock",
+  "/tmp/supervisor.sock",
+];
+/** `[inet_http_server]` on loopback, any port. */
+export const DEFAULT_NET_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
+
+export interface PermissionOptions {
+  /** supervisord unix sockets releasemon may connect to. */
+  sockets?: readonly string[];
+  /** Hosts (optionally host:port) for `http://` server URLs. */
+  netHosts?: readonly string[];
+}
+
+/**
+ * The flags, each with its reason:
+ * - read: the version file and every symlink on its path can be anywhere the operator chooses,
+ *   and `--password-file` too, so reading is not path-scoped; plus the socket (Deno needs read,
+ *   write and net together to connect to a unix socket, measured on 2.9.6).
+ * - write: only the sockets (connecting counts as writing); releasemon writes no file.
+ * - net: only the sockets and loopback.
+ * - env: only the variables releasemon reads; hooks inherit the environment without it.
+ * - run: `sh`, for the pre- and post-restart commands.
+ */
+export function permissionFlags(options: PermissionOptions = {}): string[] {
+  const sockets = options.sockets ?? DEFAULT_SOCKETS;
+  const netHosts = options.netHosts ?? DEFAULT_NET_HOSTS;
+  const net = [...sockets.map((path) => `unix:${path}`), ...netHosts];
+  return [
+    "--no-prompt",
+    "--allow-read",
+    `--allow-write=${sockets.join(",")}`,
+    `--allow-net=${net.join(",")}`,
+    `--allow-env=${ENV_NAMES.join(",")}`,
+    "--allow-run=sh",
+  ];
+}
