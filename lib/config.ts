@@ -69,6 +69,7 @@ export interface Config {
   catchUp: boolean; // at start, restart targets that started before the current version appeared
   revive: boolean; // also start targets in FATAL or BACKOFF
   dryRun: boolean; // log what would be restarted instead of restarting
+  updateConfig: boolean; // apply changed program definitions (reloadConfig) before restarting
   configurationFile: string | null; // -c: read server URL and credentials from supervisord.conf
   selfProcessName: string | null; // SUPERVISOR_PROCESS_NAME: how releasemon recognises itself
   selfGroupName: string | null; // SUPERVISOR_GROUP_NAME
@@ -165,6 +166,7 @@ export function parseConfig(
     catchUp: !ns.no_catch_up,
     revive: ns.revive,
     dryRun: ns.dry_run,
+    updateConfig: ns.update_config,
     configurationFile: ns.configuration ?? null,
     selfProcessName: env.SUPERVISOR_PROCESS_NAME || null,
     selfGroupName: env.SUPERVISOR_GROUP_NAME || null,
@@ -249,6 +251,7 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     [restart, ["--no-catch-up"], { action: "store_true" }],
     [restart, ["--revive"], { action: "store_true" }],
     [restart, ["--dry-run"], { action: "store_true" }],
+    [restart, ["--update-config"], { action: "store_true" }],
     [programs, ["path"], { metavar: "PATH" }],
     [programs, ["program"], { metavar: "PROG", nargs: "*" }],
     [programs, ["-g", "--group"], { metavar: "GROUP", action: "append", type: _groupType }],

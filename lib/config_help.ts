@@ -57,6 +57,9 @@ export const HELP: Readonly<Record<string, string>> = {
     "version; STOPPED programs stay stopped",
   dry_run: "watch and decide as usual, but only log which programs would be restarted " +
     "and why; hooks are not run",
+  update_config: "on a new version, first re-read supervisord's configuration and apply " +
+    "changed, added and removed program definitions of the targets (each program restarted " +
+    "exactly once); an invalid configuration restarts nothing",
   configuration: "read the server URL, username and password from this supervisord.conf " +
     "([supervisorctl], else [unix_http_server] or [inet_http_server]; [include] followed)",
   pre_restart: "run COMMAND with sh -c before restarting (see hook environment below)",

@@ -27,6 +27,8 @@ export interface PostHookOutcome {
   failed: { namespec: string; reason: string }[];
   /** Targets a halted rollout left on the previous release. */
   untouched?: string[];
+  /** `--update-config`: programs re-created with a new definition, added, removed. */
+  config?: { recreated: string[]; added: string[]; removed: string[] };
   reason?: string;
 }
 
@@ -83,6 +85,9 @@ export function hookEnvironment(
       .map(({ namespec, reason }) => `${namespec}: ${reason.replace(/[\r\n]+/g, " ")}`)
       .join("\n");
     env.RELEASEMON_UNTOUCHED = (outcome.untouched ?? []).join(" ");
+    env.RELEASEMON_RECREATED = (outcome.config?.recreated ?? []).join(" ");
+    env.RELEASEMON_ADDED = (outcome.config?.added ?? []).join(" ");
+    env.RELEASEMON_REMOVED = (outcome.config?.removed ?? []).join(" ");
     env.RELEASEMON_REASON = outcome.reason ?? "";
   }
   for (const [key, value] of Object.entries(env)) env[key] = value.replaceAll("\0", "\uFFFD");

@@ -46,6 +46,10 @@ export interface RestartReport {
   halted?: boolean;
   /** Targets a halted rollout did not touch: they still run the previous release. */
   untouched?: string[];
+  /** Why nothing could be done for this version (e.g. supervisord's CANT_REREAD message). */
+  error?: string;
+  /** What `--update-config` did: programs re-created, added and removed. */
+  config?: { recreated: string[]; added: string[]; removed: string[] };
 }
 
 export type Outcome = "success" | "partial" | "failed" | "aborted" | "halted";
@@ -132,7 +136,7 @@ const same = (a: VersionRef | null, b: VersionRef | null) => a?.hash === b?.hash
 /** The outcome a post-restart command is told, from a restart report. */
 export function outcomeOf(report: RestartReport): Outcome {
   // A halted rolling restart failed: post learns which program broke and what was left alone.
-  if (report.halted) return "failed";
+  if (report.halted || report.error !== undefined) return "failed";
   if (report.failed.length === 0) return "success";
   return report.restarted.length > 0 ? "partial" : "failed";
 }
@@ -332,7 +336,13 @@ function onRestartDone(
   if (context.hasPostHook) {
     return {
       state: { ...applied, phase: "post-restart" },
-      commands: [{ type: "RunPostHook", cycle, outcome, report }],
+      commands: [{
+        type: "RunPostHook",
+        cycle,
+        outcome,
+        report,
+        ...(report.error === undefined ? {} : { reason: report.error }),
+      }],
     };
   }
   return finishCycle({ ...applied, phase: "post-restart" }, context);

@@ -5,7 +5,8 @@
  * (`getAllProcessInfo`) watches them stop; each program is started (`startProcess(name,
  * wait=false)`, batched per poll) the moment it is down, and counts as restarted once it is RUNNING
  * with a new pid — which supervisord grants only after the program's `startsecs`. A program that
- * lands in BACKOFF, EXITED or FATAL instead failed to start. This keeps one connection whatever N
+ * ends in FATAL or EXITED instead, or is still not RUNNING after `startTimeoutMs` (supervisord
+ * retrying it in BACKOFF), failed to start. This keeps one connection whatever N
  * is (supervisord's `wait=true` calls would need one connection each, and multicall runs deferred
  * calls one after another), and it sees every state on the way, which rolling restarts need.
  *
@@ -62,6 +63,7 @@ export function pollIntervalMs(elapsedMs: number): number {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Stops and starts `targets`, all at once; one outcome per program. */
 export async function restartPrograms(
   client: SupervisorClient,
   targets: readonly ProcessInfo[],
@@ -69,18 +71,10 @@ export async function restartPrograms(
 ): Promise<BatchResult> {
   const result: BatchResult = { restarted: [], failed: [], pending: [] };
   if (targets.length === 0) return result;
-  const sleep = options.sleep ?? defaultSleep;
-  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
-  const stopTimeoutMs = options.stopTimeoutMs ?? 600_000;
   const trackers = new Map<string, Tracker>(
     targets.map((info) => [info.namespec, { info, phase: "stopping", startRequestedAt: 0 }]),
   );
-  const fail = (tracker: Tracker, reason: string) => {
-    tracker.phase = "done";
-    result.failed.push({ namespec: tracker.info.namespec, reason });
-    log.error("Cannot restart {namespec}: {reason}", { namespec: tracker.info.namespec, reason });
-  };
-
+  const fail = failer(result, "restart");
   const stops = await client.multicall(
     targets.map((info) => ({
       methodName: "supervisor.stopProcess",
@@ -94,14 +88,58 @@ export async function restartPrograms(
       fail(tracker, describeFault(outcome.fault));
     }
   });
+  await follow(client, trackers, result, fail, options);
+  return result;
+}
 
+/**
+ * Starts `targets` (already stopped, or just added and maybe autostarting) and follows them to
+ * RUNNING, like the second half of {@link restartPrograms}.
+ */
+export async function startPrograms(
+  client: SupervisorClient,
+  targets: readonly ProcessInfo[],
+  options: RestartOptions = {},
+): Promise<BatchResult> {
+  const result: BatchResult = { restarted: [], failed: [], pending: [] };
+  if (targets.length === 0) return result;
+  const trackers = new Map<string, Tracker>(
+    targets.map((info) => [info.namespec, { info, phase: "stopping", startRequestedAt: 0 }]),
+  );
+  const fail = failer(result, "start");
+  await startAll(client, [...trackers.values()], fail);
+  await follow(client, trackers, result, fail, options);
+  return result;
+}
+
+type Fail = (tracker: Tracker, reason: string) => void;
+
+function failer(result: BatchResult, action: string): Fail {
+  return (tracker, reason) => {
+    tracker.phase = "done";
+    result.failed.push({ namespec: tracker.info.namespec, reason });
+    log.error(`Cannot ${action} {namespec}: {reason}`, { namespec: tracker.info.namespec, reason });
+  };
+}
+
+/** The poll loop: starts each tracker once it is down, until every one is RUNNING or failed. */
+async function follow(
+  client: SupervisorClient,
+  trackers: Map<string, Tracker>,
+  result: BatchResult,
+  fail: Fail,
+  options: RestartOptions,
+): Promise<void> {
+  const sleep = options.sleep ?? defaultSleep;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 600_000;
   const started = performance.now();
-  while ([...trackers.values()].some((t) => t.phase !== "done")) {
+  const open = () => [...trackers.values()].filter((t) => t.phase !== "done");
+  while (open().length > 0) {
     const aborted = options.signal?.aborted ?? false;
-    const waitingToStop = [...trackers.values()].some((t) => t.phase === "stopping");
-    if (aborted && !waitingToStop) break;
+    if (aborted && !open().some((t) => t.phase === "stopping")) break;
     const now = performance.now();
-    for (const tracker of trackers.values()) {
+    for (const tracker of open()) {
       if (tracker.phase === "stopping" && now - started > stopTimeoutMs) {
         fail(tracker, `did not stop within ${formatDuration(stopTimeoutMs)}`);
       } else if (tracker.phase === "starting" && now - tracker.startRequestedAt > startTimeoutMs) {
@@ -111,40 +149,36 @@ export async function restartPrograms(
         );
       }
     }
-    if ([...trackers.values()].every((t) => t.phase === "done")) break;
+    if (open().length === 0) break;
     let infos: ProcessInfo[];
     try {
       infos = await client.getAllProcessInfo();
     } catch (error) {
       if (!(error instanceof SupervisorUnavailableError)) throw error;
-      for (const tracker of trackers.values()) {
-        if (tracker.phase !== "done") {
-          fail(tracker, `supervisord became unreachable: ${error.message}`);
-        }
+      for (const tracker of open()) {
+        fail(tracker, `supervisord became unreachable: ${error.message}`);
       }
       break;
     }
     const byNamespec = new Map(infos.map((info) => [info.namespec, info]));
     const readyToStart: Tracker[] = [];
-    for (const tracker of trackers.values()) {
-      if (tracker.phase === "done") continue;
-      const now = byNamespec.get(tracker.info.namespec);
-      if (!now) {
+    for (const tracker of open()) {
+      const current = byNamespec.get(tracker.info.namespec);
+      if (!current) {
         fail(tracker, "removed from supervisord during the restart");
       } else if (tracker.phase === "stopping") {
-        if (STOPPED_STATES.includes(now.state)) readyToStart.push(tracker);
+        if (STOPPED_STATES.includes(current.state)) readyToStart.push(tracker);
       } else {
-        observeStart(tracker, now, result, fail);
+        observeStart(tracker, current, result, fail);
       }
     }
     if (readyToStart.length > 0) await startAll(client, readyToStart, fail);
-    if ([...trackers.values()].every((t) => t.phase === "done")) break;
+    if (open().length === 0) break;
     await sleep(pollIntervalMs(performance.now() - started));
   }
   for (const tracker of trackers.values()) {
     if (tracker.phase === "starting") result.pending.push(tracker.info.namespec);
   }
-  return result;
 }
 
 function observeStart(
@@ -164,8 +198,10 @@ function observeStart(
       });
       return;
     case "STARTING":
-      return;
     case "BACKOFF":
+      // BACKOFF: supervisord retries per the program's startretries (a port still held by the
+      // old process often frees a moment later); FATAL or --start-timeout decides failure.
+      return;
     case "EXITED":
     case "FATAL": {
       const detail = now.spawnerr ? `: ${now.spawnerr}` : "";

@@ -7,6 +7,13 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import {
+  applyConfigUpdate,
+  type ConfigResult,
+  logConfigPlan,
+  planConfigUpdate,
+} from "./config_update.ts";
+import { SupervisorFault } from "./errors.ts";
 import type { RestartReport } from "./machine.ts";
 import { restartPrograms } from "./restart.ts";
 import { planRestart, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
@@ -21,6 +28,8 @@ export interface RolloutOptions {
   batchSize: number | null;
   startTimeoutMs: number;
   dryRun: boolean;
+  /** Apply changed program definitions first (lib/config_update.ts). */
+  updateConfig?: boolean;
   /** Restrict to these namespecs (catch-up). */
   only?: readonly string[] | undefined;
   /** Label of the version, for log lines. */
@@ -56,16 +65,31 @@ export async function rollOut(
     skipped: plan.skipped,
     unknown: plan.unknown,
   };
-  const groups = batches(targets, options.batchSize);
+  let remaining = targets;
+  if (options.updateConfig && !options.only) {
+    const step = await configStep(client, infos, options);
+    if (step.error !== undefined) return { ...report, error: step.error };
+    if (step.result) {
+      const { recreated, added, removed, failed, handled } = step.result;
+      report.config = { recreated, added, removed };
+      report.restarted.push(...recreated, ...added);
+      report.failed.push(...failed);
+      remaining = targets.filter((info) => !handled.has(info.namespec));
+      if (failed.length > 0 && options.batchSize !== null && remaining.length > 0) {
+        return halt(report, remaining.map((i) => i.namespec), options.versionLabel);
+      }
+    }
+  }
+  const groups = batches(remaining, options.batchSize);
   if (options.dryRun) {
-    logDryRun(targets, groups, options);
+    logDryRun(remaining, groups, options);
     return report;
   }
   log.info("Restarting {count} program(s) for version {version}{batching}: {programs}", {
-    count: targets.length,
+    count: remaining.length,
     version: options.versionLabel,
     batching: groups.length > 1 ? ` in ${groups.length} batches` : "",
-    programs: targets.map((i) => i.namespec).join(" ") || "(none)",
+    programs: remaining.map((i) => i.namespec).join(" ") || "(none)",
   });
   for (const [index, batch] of groups.entries()) {
     if (groups.length > 1) {
@@ -89,20 +113,7 @@ export async function rollOut(
     );
     const rest = groups.slice(index + 1).flat().map((i) => i.namespec);
     if (rest.length === 0) break;
-    if (report.failed.length > 0) {
-      report.halted = true;
-      report.untouched = rest;
-      log.error(
-        "ROLLING RESTART HALTED for version {version}: {broken} did not reach RUNNING; {count} program(s) left on the previous release: {untouched}",
-        {
-          version: options.versionLabel,
-          broken: report.failed.map((f) => `${f.namespec} (${f.reason})`).join(", "),
-          count: rest.length,
-          untouched: rest.join(" "),
-        },
-      );
-      break;
-    }
+    if (report.failed.length > 0) return halt(report, rest, options.versionLabel);
     if (options.signal.aborted) {
       report.untouched = rest;
       log.warning("Stopping between batches; not restarted: {untouched}", {
@@ -112,6 +123,54 @@ export async function rollOut(
     }
   }
   return report;
+}
+
+/** Stops a rolling rollout at its first failure: what is left keeps the previous release. */
+function halt(report: RestartReport, rest: string[], versionLabel: string): RestartReport {
+  report.halted = true;
+  report.untouched = rest;
+  log.error(
+    "ROLLING RESTART HALTED for version {version}: {broken} did not reach RUNNING; {count} program(s) left on the previous release: {untouched}",
+    {
+      version: versionLabel,
+      broken: report.failed.map((f) => `${f.namespec} (${f.reason})`).join(", "),
+      count: rest.length,
+      untouched: rest.join(" "),
+    },
+  );
+  return report;
+}
+
+/** reloadConfig, plan, and (unless a dry run) apply; CANT_REREAD becomes `error`. */
+async function configStep(
+  client: SupervisorClient,
+  infos: readonly ProcessInfo[],
+  options: RolloutOptions,
+): Promise<{ error?: string; result?: ConfigResult }> {
+  let changes;
+  try {
+    changes = await client.reloadConfig();
+  } catch (error) {
+    if (error instanceof SupervisorFault && error.faultName === "CANT_REREAD") {
+      const reason = `supervisord cannot read its new configuration: ${error.faultString}`;
+      log.error("Nothing restarted for version {version}: {reason}", {
+        version: options.versionLabel,
+        reason,
+      });
+      return { error: reason };
+    }
+    throw error;
+  }
+  const configured = await client.getAllConfigInfo();
+  const plan = planConfigUpdate(changes, infos, configured, options.selection, options.self);
+  logConfigPlan(plan, options.dryRun);
+  if (options.dryRun) return {};
+  return {
+    result: await applyConfigUpdate(client, plan, infos, configured, {
+      startTimeoutMs: options.startTimeoutMs,
+      signal: options.signal,
+    }),
+  };
 }
 
 function logDryRun(

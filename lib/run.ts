@@ -294,6 +294,7 @@ class Loop {
         batchSize: this.config.batchSize,
         startTimeoutMs: this.config.startTimeoutMs,
         dryRun: this.config.dryRun,
+        updateConfig: this.config.updateConfig,
         only: cycle.only,
         versionLabel: quoteVersion(cycle.version.label),
         signal: this.signal,
@@ -326,6 +327,7 @@ class Loop {
       restarted: report?.restarted ?? [],
       failed: report?.failed ?? [],
       untouched: report?.untouched ?? [],
+      ...(report?.config ? { config: report.config } : {}),
       ...(command.reason === undefined ? {} : { reason: command.reason }),
     };
     const programs = report ? [...report.restarted, ...report.failed.map((f) => f.namespec)] : [];

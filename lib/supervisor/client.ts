@@ -64,6 +64,14 @@ export interface MulticallEntry {
   params: XmlRpcValue[];
 }
 
+/** One program as configured (`getAllConfigInfo`), which may differ from what runs. */
+export interface ProgramConfig {
+  name: string;
+  group: string;
+  namespec: string;
+  autostart: boolean;
+}
+
 /** What `reloadConfig` reports, as group names. */
 export interface ConfigChanges {
   added: string[];
@@ -166,6 +174,23 @@ export class SupervisorClient {
     }
     const [added, changed, removed] = outer.map((list) => stringList(list, "reloadConfig"));
     return { added: added ?? [], changed: changed ?? [], removed: removed ?? [] };
+  }
+
+  /** The configured (not running) programs: name, group and autostart of each. */
+  async getAllConfigInfo(): Promise<ProgramConfig[]> {
+    const value = await this.call("supervisor.getAllConfigInfo");
+    if (!Array.isArray(value)) throw shapeError("supervisor.getAllConfigInfo", "an array");
+    return value.map((item) => {
+      const entry = struct(item, "supervisor.getAllConfigInfo");
+      const name = str(entry, "name");
+      const group = str(entry, "group");
+      return {
+        name,
+        group,
+        namespec: namespecOf(group, name),
+        autostart: entry.autostart === true,
+      };
+    });
   }
 
   async addProcessGroup(group: string): Promise<boolean> {

@@ -51,6 +51,7 @@ Deno.test("parseConfig() fills every default when given only PATH and PROG", () 
     catchUp: true,
     revive: false,
     dryRun: false,
+    updateConfig: false,
     configurationFile: null,
     selfProcessName: null,
     selfGroupName: null,

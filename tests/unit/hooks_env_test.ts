@@ -51,6 +51,9 @@ Deno.test("hookEnvironment() adds the outcome for a post hook", () => {
     RELEASEMON_FAILED_REASONS:
       "workers:w1: SPAWN_ERROR\nworkers:w2: ABNORMAL_TERMINATION exit status 1",
     RELEASEMON_UNTOUCHED: "",
+    RELEASEMON_RECREATED: "",
+    RELEASEMON_ADDED: "",
+    RELEASEMON_REMOVED: "",
     RELEASEMON_REASON: "2 of 4 programs failed",
   });
 });
