@@ -71,8 +71,25 @@ export interface Config {
   dryRun: boolean; // log what would be restarted instead of restarting
   updateConfig: boolean; // apply changed program definitions (reloadConfig) before restarting
   configurationFile: string | null; // -c: read server URL and credentials from supervisord.conf
+  serverUrlExplicit: boolean; // -s given: it wins over -c
+  usernameExplicit: boolean; // -u given: it wins over -c
+  fleet: FleetConfig | null; // --fleet: coordinate restarts across hosts
+  fleetMode: "status" | "resume" | null; // --fleet-status / --fleet-resume: print or clear, exit
   selfProcessName: string | null; // SUPERVISOR_PROCESS_NAME: how releasemon recognises itself
   selfGroupName: string | null; // SUPERVISOR_GROUP_NAME
+}
+
+/** `--fleet*` settings (lib/fleet/). */
+export interface FleetConfig {
+  url: string; // --fleet, else RELEASEMON_FLEET_URL
+  password: string | null; // RELEASEMON_FLEET_PASSWORD only
+  name: string; // --fleet-name: hosts sharing it coordinate
+  hostId: string | null; // --fleet-id; null: the host name (main.ts)
+  maxParallel: number;
+  canary: number;
+  onError: "wait" | "proceed";
+  timeoutMs: number;
+  leaseMs: number;
 }
 
 /** What the command line asked for. */
@@ -117,11 +134,26 @@ export function parseConfig(
     throw error;
   }
 
-  const versionFile: string = ns.path;
+  const fleetMode = ns.fleet_status ? "status" : ns.fleet_resume ? "resume" : null;
+  const fleetUrl: string | null = ns.fleet ?? (env.RELEASEMON_FLEET_URL || null);
+  if (fleetMode && fleetUrl === null) {
+    fail(`argument --fleet-${fleetMode}: needs --fleet URL (or RELEASEMON_FLEET_URL)`);
+  }
+  if (ns.fleet_status && ns.fleet_resume) {
+    fail("argument --fleet-resume: not allowed with argument --fleet-status");
+  }
+  const versionFile: string = ns.path ?? "";
   const programs = [...new Set<string>(ns.program ?? [])];
   const groups = [...new Set<string>(ns.group ?? [])];
-  if (versionFile === "") fail("argument PATH: must not be empty");
+  if (ns.path === undefined && !fleetMode) fail("the following arguments are required: PATH");
+  if (ns.path === "") fail("argument PATH: must not be empty");
   for (const program of programs) {
+    if (program.includes("/")) {
+      fail(
+        `argument PROG: ${_quote(program)} looks like a path, not a program name: PATH (the ` +
+          "version file) must be the first positional argument, before PROG",
+      );
+    }
     if (!_isNamespec(program)) {
       fail(
         `argument PROG: invalid program name ${_quote(program)}: use "name", "group:name" or ` +
@@ -131,10 +163,13 @@ export function parseConfig(
   }
   if (ns.any && programs.length > 0) fail("argument -a/--any: not allowed with PROG");
   if (ns.any && groups.length > 0) fail("argument -a/--any: not allowed with argument -g/--group");
-  if (!ns.any && programs.length === 0 && groups.length === 0) {
+  if (!fleetMode && !ns.any && programs.length === 0 && groups.length === 0) {
     fail("nothing to restart: name programs (PROG), groups (-g/--group GROUP) or all (-a/--any)");
   }
 
+  if (ns.settle < 0.01 || ns.settle > 5) {
+    fail(`argument --settle: must be between 0.01 and 5 seconds, got ${ns.settle}`);
+  }
   const urlFromEnv = env.SUPERVISOR_SERVER_URL || null;
   const urlProblem = ns.serverurl === undefined && urlFromEnv && _serverUrlProblem(urlFromEnv);
   if (urlProblem) fail(`environment variable SUPERVISOR_SERVER_URL: ${urlProblem}`);
@@ -168,6 +203,20 @@ export function parseConfig(
     dryRun: ns.dry_run,
     updateConfig: ns.update_config,
     configurationFile: ns.configuration ?? null,
+    serverUrlExplicit: ns.serverurl !== undefined,
+    usernameExplicit: ns.username !== undefined,
+    fleet: fleetUrl === null ? null : {
+      url: fleetUrl,
+      password: env.RELEASEMON_FLEET_PASSWORD || null,
+      name: ns.fleet_name,
+      hostId: ns.fleet_id ?? null,
+      maxParallel: ns.fleet_max,
+      canary: ns.fleet_canary,
+      onError: ns.fleet_on_error,
+      timeoutMs: _ms(ns.fleet_timeout),
+      leaseMs: _ms(ns.fleet_lease),
+    },
+    fleetMode,
     selfProcessName: env.SUPERVISOR_PROCESS_NAME || null,
     selfGroupName: env.SUPERVISOR_GROUP_NAME || null,
   };
@@ -222,6 +271,7 @@ const _DISABLE_HINT = "; to disable without a value, put --disable last or write
 function _arguments(): [string, string[], ArgumentOptions][] {
   const [restart, programs] = ["restart", "programs"];
   const [server, watching] = ["supervisord connection", "watching and logging"];
+  const fleet = "fleet rollouts (Redis)";
   const secs = (positive: boolean, dflt?: number): ArgumentOptions => ({
     metavar: "SECONDS",
     type: _secondsType(positive),
@@ -252,7 +302,7 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     [restart, ["--revive"], { action: "store_true" }],
     [restart, ["--dry-run"], { action: "store_true" }],
     [restart, ["--update-config"], { action: "store_true" }],
-    [programs, ["path"], { metavar: "PATH" }],
+    [programs, ["path"], { metavar: "PATH", nargs: "?" }],
     [programs, ["program"], { metavar: "PROG", nargs: "*" }],
     [programs, ["-g", "--group"], { metavar: "GROUP", action: "append", type: _groupType }],
     [programs, ["-a", "--any"], { action: "store_true" }],
@@ -262,6 +312,16 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     [server, ["--password-file"], { metavar: "FILE" }],
     [server, ["-p", "--password"], { action: _stopAction(password), nargs: "?", help: SUPPRESS }],
     [server, ["--rpc-timeout"], secs(true, 10)],
+    [fleet, ["--fleet"], { metavar: "URL", type: _fleetUrlType }],
+    [fleet, ["--fleet-name"], { metavar: "NAME", default: "releasemon", type: _fleetNameType }],
+    [fleet, ["--fleet-id"], { metavar: "ID", type: _fleetNameType }],
+    [fleet, ["--fleet-max"], { metavar: "N", type: _positiveIntType, default: 1 }],
+    [fleet, ["--fleet-canary"], { metavar: "N", type: _countType, default: 0 }],
+    [fleet, ["--fleet-on-error"], { choices: ["wait", "proceed"], default: "wait" }],
+    [fleet, ["--fleet-timeout"], secs(true, 60)],
+    [fleet, ["--fleet-lease"], secs(true, 30)],
+    [fleet, ["--fleet-status"], { action: "store_true" }],
+    [fleet, ["--fleet-resume"], { action: "store_true" }],
     [watching, ["--settle"], secs(false, 0.2)],
     [watching, ["--recheck-interval"], secs(false, 10)],
     [watching, ["--poll-interval"], secs(true)],
@@ -339,6 +399,39 @@ function _positiveIntType(text: string): number {
     );
   }
   return Number(trimmed);
+}
+
+function _countType(text: string): number {
+  const trimmed = text.trim();
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) > 1_000_000) {
+    throw new ArgumentTypeError(`must be a whole number, 0 or more, got ${_quote(text)}`);
+  }
+  return Number(trimmed);
+}
+
+function _fleetUrlType(text: string): string {
+  if (!/^rediss?:\/\/[^\s]+$/.test(text)) {
+    throw new ArgumentTypeError(
+      `cannot use fleet URL ${_quote(text.replace(/\/\/[^@/]*@/, "//***@"))}: ` +
+        "it must be redis://host:port/db or rediss://host:port/db",
+    );
+  }
+  if (/^rediss?:\/\/[^/]*@/.test(text)) {
+    throw new ArgumentTypeError(
+      `cannot use fleet URL ${_quote(text.replace(/\/\/[^@/]*@/, "//***@"))}: credentials ` +
+        "in the URL would show in the process list; put the password in RELEASEMON_FLEET_PASSWORD",
+    );
+  }
+  return text;
+}
+
+function _fleetNameType(text: string): string {
+  if (!/^[A-Za-z0-9._@-]{1,128}$/.test(text)) {
+    throw new ArgumentTypeError(
+      `invalid name ${_quote(text)}: use 1-128 letters, digits, ".", "_", "@" or "-"`,
+    );
+  }
+  return text;
 }
 
 function _groupType(text: string): string {

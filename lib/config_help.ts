@@ -27,7 +27,8 @@ hook environment (the version is passed only here, never inside COMMAND):
   RELEASEMON_PREVIOUS_VERSION, RELEASEMON_PREVIOUS_VERSION_HASH,
   RELEASEMON_VERSION_FILE, RELEASEMON_PROGRAMS; after restarting also
   RELEASEMON_OUTCOME, RELEASEMON_RESTARTED, RELEASEMON_FAILED,
-  RELEASEMON_FAILED_REASONS and RELEASEMON_REASON
+  RELEASEMON_FAILED_REASONS, RELEASEMON_UNTOUCHED, RELEASEMON_RECREATED,
+  RELEASEMON_ADDED, RELEASEMON_REMOVED and RELEASEMON_REASON
 
 example supervisord.conf entry (supervisord also needs [rpcinterface:supervisor]
 and a [unix_http_server] or [inet_http_server] section, as supervisorctl does):
@@ -43,14 +44,14 @@ export const HELP: Readonly<Record<string, string>> = {
   disable: "do nothing if FLAG is true or absent; while disabled releasemon waits for SIGTERM",
   random_delay: "wait a random 0 to SECONDS before restarting, after --fixed-delay (default: 0)",
   fixed_delay: "wait SECONDS before restarting (default: 0)",
-  running_only: "restart only RUNNING programs, not STARTING ones (stopped, exited and " +
-    "fatal programs are never started by a restart either way)",
+  running_only: "restart only RUNNING programs, not STARTING ones (STOPPED and EXITED " +
+    "programs are never started by a restart; FATAL and BACKOFF ones only with --revive)",
   rolling: "restart one program at a time (same as --batch-size 1)",
   batch_size: "rolling restart: restart N programs at a time, in namespec order, each batch " +
     "RUNNING before the next; on the first program that fails to start, halt and leave the " +
     "rest on the previous release (default: all at once)",
-  start_timeout: "a restarted program that is not RUNNING after SECONDS (on top of waiting " +
-    "for its startsecs) counts as failed (default: 60)",
+  start_timeout: "a restarted program not RUNNING SECONDS after its start was requested " +
+    "counts as failed; make it longer than the programs' startsecs (default: 60)",
   no_catch_up: "at start-up, do not restart targets that were started before the current " +
     "version appeared (a release missed while releasemon was down)",
   revive: "also start targets in FATAL or BACKOFF (crashed by a broken release) on a new " +
@@ -60,6 +61,23 @@ export const HELP: Readonly<Record<string, string>> = {
   update_config: "on a new version, first re-read supervisord's configuration and apply " +
     "changed, added and removed program definitions of the targets (each program restarted " +
     "exactly once); an invalid configuration restarts nothing",
+  fleet: "coordinate restarts with the other hosts of the fleet through Redis at URL " +
+    "(redis://host:port/db or rediss://; default: $RELEASEMON_FLEET_URL; the password only " +
+    "from $RELEASEMON_FLEET_PASSWORD)",
+  fleet_name: "the rollout group: hosts with the same NAME coordinate (default: releasemon)",
+  fleet_id: "this host's name in the fleet (default: the host name)",
+  fleet_max: "at most N hosts of the group restart at the same time (default: 1)",
+  fleet_canary: "for each new version, the first N hosts restart first; the others wait " +
+    "until those succeed (default: 0)",
+  fleet_on_error: "when Redis is unreachable: wait (keep the version, retry) or proceed " +
+    "(restart without coordination after --fleet-timeout) (default: wait)",
+  fleet_timeout: "with --fleet-on-error proceed, how long Redis may be unreachable before " +
+    "restarting uncoordinated (default: 60)",
+  fleet_lease: "a fleet slot's lease; a host that dies holding one frees it after SECONDS " +
+    "(default: 30)",
+  fleet_status: "print the rollout record of the group's latest version and exit " +
+    "(JSON with --log-format json); PATH and PROG are not needed",
+  fleet_resume: "clear the halt of the group's latest version and exit",
   configuration: "read the server URL, username and password from this supervisord.conf " +
     "([supervisorctl], else [unix_http_server] or [inet_http_server]; [include] followed)",
   pre_restart: "run COMMAND with sh -c before restarting (see hook environment below)",
@@ -77,8 +95,8 @@ export const HELP: Readonly<Record<string, string>> = {
   password_file: "read the password from FILE (default: $SUPERVISOR_PASSWORD; there is no " +
     "password flag)",
   rpc_timeout: "give up on a supervisord call after SECONDS (default: 10)",
-  settle: "a burst of writes is read once the file has been quiet for SECONDS; a single " +
-    "finished write is read at once (default: 0.2)",
+  settle: "a burst of writes is read once the file has been quiet for SECONDS (0.01 to 5); " +
+    "a single finished write is read at once (default: 0.2)",
   recheck_interval: "also re-read the file every SECONDS in case an event was missed; 0 turns " +
     "this off (default: 10)",
   poll_interval: "do not watch for file events, only poll every SECONDS (default: watch)",

@@ -13,6 +13,7 @@
  * @module
  */
 import { backoffMs, restartDelayMs } from "./delay.ts";
+import { quoteVersion } from "./log.ts";
 
 /** A version as the machine needs it: identity (hash) and a display label. */
 export interface VersionRef {
@@ -48,6 +49,8 @@ export interface RestartReport {
   untouched?: string[];
   /** Why nothing could be done for this version (e.g. supervisord's CANT_REREAD message). */
   error?: string;
+  /** The fleet halted this version before this host restarted anything (the reason). */
+  fleetHalted?: string;
   /** What `--update-config` did: programs re-created, added and removed. */
   config?: { recreated: string[]; added: string[]; removed: string[] };
 }
@@ -75,6 +78,17 @@ export interface MachineState {
   abandoned: VersionRef | null;
   /** Identifies the timer the machine waits for; a stale TimerFired is ignored. */
   timerId: number;
+  /** How the running cycle ended, announced (CycleDone) once its post command is done. */
+  closing: CycleDone | null;
+}
+
+/** The end of a cycle, for whoever keeps score (the fleet): after the post command. */
+export interface CycleDone {
+  type: "CycleDone";
+  cycle: Cycle;
+  outcome: Outcome;
+  report: RestartReport | null;
+  reason?: string;
 }
 
 export type MachineEvent =
@@ -98,6 +112,7 @@ export type MachineCommand =
     report: RestartReport | null;
     reason?: string;
   }
+  | CycleDone
   | {
     type: "Log";
     level: "debug" | "info" | "warning" | "error";
@@ -128,6 +143,7 @@ export function initialState(baseline: VersionRef | null): MachineState {
     cycle: null,
     abandoned: null,
     timerId: 0,
+    closing: null,
   };
 }
 
@@ -135,6 +151,7 @@ const same = (a: VersionRef | null, b: VersionRef | null) => a?.hash === b?.hash
 
 /** The outcome a post-restart command is told, from a restart report. */
 export function outcomeOf(report: RestartReport): Outcome {
+  if (report.fleetHalted !== undefined) return "halted";
   // A halted rolling restart failed: post learns which program broke and what was left alone.
   if (report.halted || report.error !== undefined) return "failed";
   if (report.failed.length === 0) return "success";
@@ -186,7 +203,7 @@ function onVersionSeen(
     return {
       state: next,
       commands: [log("info", "Version {version} seen while {phase}; it follows this cycle", {
-        version: version.label,
+        version: quoteVersion(version.label),
         phase: state.phase,
       })],
     };
@@ -218,7 +235,7 @@ function onCatchUp(
         "Catch-up: {count} program(s) started before version {version} appeared; restarting them in {delayMs} ms: {programs}",
         {
           count: namespecs.length,
-          version: version.label,
+          version: quoteVersion(version.label),
           delayMs,
           programs: namespecs.join(" "),
         },
@@ -241,8 +258,8 @@ function startCycle(state: MachineState, context: MachineContext): Transition {
     state: { ...state, phase: "delaying", cycle, timerId },
     commands: [
       log("info", "New version {version} (was {previous}); restarting in {delayMs} ms", {
-        version: version.label,
-        previous: cycle.previous?.label ?? null,
+        version: quoteVersion(version.label),
+        previous: cycle.previous ? quoteVersion(cycle.previous.label) : "none",
         delayMs,
       }),
       { type: "StartTimer", timerId, delayMs, purpose: "delay" },
@@ -259,7 +276,7 @@ function onTimer(state: MachineState, context: MachineContext): Transition {
       return {
         state: { ...state, phase: "idle", cycle: null },
         commands: [log("info", "Version is back to {version}; nothing to restart", {
-          version: state.applied?.label ?? null,
+          version: state.applied ? quoteVersion(state.applied.label) : "none",
         })],
       };
     }
@@ -300,27 +317,20 @@ function onPreHookDone(
     return { state: { ...state, phase: "restarting" }, commands: [{ type: "Restart", cycle }] };
   }
   const reason = event.reason ?? "pre-restart command failed";
-  const aborted: MachineState = { ...state, abandoned: cycle.version };
-  const commands: MachineCommand[] = [
-    log("error", "Restart for version {version} aborted: {reason}; programs left untouched", {
-      version: cycle.version.label,
+  const logLine = log(
+    "error",
+    "Restart for version {version} aborted: {reason}; programs left untouched",
+    {
+      version: quoteVersion(cycle.version.label),
       reason,
-    }),
-  ];
-  if (context.hasPostHook) {
-    return {
-      state: { ...aborted, phase: "post-restart" },
-      commands: [...commands, {
-        type: "RunPostHook",
-        cycle,
-        outcome: "aborted",
-        report: null,
-        reason,
-      }],
-    };
-  }
-  const next = finishCycle({ ...aborted, phase: "post-restart" }, context);
-  return { state: next.state, commands: [...commands, ...next.commands] };
+    },
+  );
+  const next = closeCycle(
+    { ...state, abandoned: cycle.version },
+    { type: "CycleDone", cycle, outcome: "aborted", report: null, reason },
+    context,
+  );
+  return { state: next.state, commands: [logLine, ...next.commands] };
 }
 
 function onRestartDone(
@@ -330,22 +340,33 @@ function onRestartDone(
 ): Transition {
   const cycle = state.cycle!;
   const outcome = outcomeOf(report);
+  const reason = report.error ?? report.fleetHalted;
   // Programs now run this version (or tried to): a failed program is not retried for the same
-  // version — the next release (or --revive) deals with it.
-  const applied: MachineState = { ...state, applied: cycle.version };
+  // version — the next release (or --revive) deals with it. A version the fleet halted was not
+  // applied here; like an aborted one, only a newer version (or a catch-up) retries it.
+  const next: MachineState = report.fleetHalted === undefined
+    ? { ...state, applied: cycle.version }
+    : { ...state, abandoned: cycle.version };
+  return closeCycle(next, {
+    type: "CycleDone",
+    cycle,
+    outcome,
+    report,
+    ...(reason === undefined ? {} : { reason }),
+  }, context);
+}
+
+/** Runs the post command with the outcome (when there is one), then announces CycleDone. */
+function closeCycle(state: MachineState, done: CycleDone, context: MachineContext): Transition {
   if (context.hasPostHook) {
+    const { type: _type, ...post } = done;
     return {
-      state: { ...applied, phase: "post-restart" },
-      commands: [{
-        type: "RunPostHook",
-        cycle,
-        outcome,
-        report,
-        ...(report.error === undefined ? {} : { reason: report.error }),
-      }],
+      state: { ...state, phase: "post-restart", closing: done },
+      commands: [{ ...post, type: "RunPostHook" }],
     };
   }
-  return finishCycle({ ...applied, phase: "post-restart" }, context);
+  const next = finishCycle({ ...state, closing: done }, context);
+  return next;
 }
 
 function onUnavailable(state: MachineState, reason: string): Transition {
@@ -360,7 +381,7 @@ function onUnavailable(state: MachineState, reason: string): Transition {
         "warning",
         "Cannot restart for version {version}: {reason}; retry {attempt} in {delayMs} ms",
         {
-          version: cycle.version.label,
+          version: quoteVersion(cycle.version.label),
           reason,
           attempt: cycle.attempt,
           delayMs,
@@ -374,7 +395,9 @@ function onUnavailable(state: MachineState, reason: string): Transition {
 
 /** After post-restart (or without one): idle, or one more cycle for a version that came meanwhile. */
 function finishCycle(state: MachineState, context: MachineContext): Transition {
-  return startCycle({ ...state, phase: "idle", cycle: null }, context);
+  const done = state.closing;
+  const next = startCycle({ ...state, phase: "idle", cycle: null, closing: null }, context);
+  return done ? { state: next.state, commands: [done, ...next.commands] } : next;
 }
 
 function log(

@@ -52,6 +52,8 @@ interface Tracker {
   phase: Phase;
   /** When startProcess was requested (performance.now()). */
   startRequestedAt: number;
+  /** False until a stopProcess call for it is known to have reached supervisord. */
+  stopSent: boolean;
 }
 
 /** Poll quickly at first (a restart usually takes tens of ms), then back off to spare supervisord. */
@@ -72,22 +74,10 @@ export async function restartPrograms(
   const result: BatchResult = { restarted: [], failed: [], pending: [] };
   if (targets.length === 0) return result;
   const trackers = new Map<string, Tracker>(
-    targets.map((info) => [info.namespec, { info, phase: "stopping", startRequestedAt: 0 }]),
+    targets.map((info) => [info.namespec, newTracker(info)]),
   );
   const fail = failer(result, "restart");
-  const stops = await client.multicall(
-    targets.map((info) => ({
-      methodName: "supervisor.stopProcess",
-      params: [info.namespec, false],
-    })),
-  );
-  stops.forEach((outcome, index) => {
-    const tracker = trackers.get(targets[index]!.namespec)!;
-    // NOT_RUNNING: it stopped on its own meanwhile; starting it is still what the release wants.
-    if (!outcome.ok && outcome.fault.faultName !== "NOT_RUNNING") {
-      fail(tracker, describeFault(outcome.fault));
-    }
-  });
+  await stopAll(client, [...trackers.values()], fail);
   await follow(client, trackers, result, fail, options);
   return result;
 }
@@ -104,7 +94,7 @@ export async function startPrograms(
   const result: BatchResult = { restarted: [], failed: [], pending: [] };
   if (targets.length === 0) return result;
   const trackers = new Map<string, Tracker>(
-    targets.map((info) => [info.namespec, { info, phase: "stopping", startRequestedAt: 0 }]),
+    targets.map((info) => [info.namespec, { ...newTracker(info), stopSent: true }]),
   );
   const fail = failer(result, "start");
   await startAll(client, [...trackers.values()], fail);
@@ -113,6 +103,44 @@ export async function startPrograms(
 }
 
 type Fail = (tracker: Tracker, reason: string) => void;
+
+function newTracker(info: ProcessInfo): Tracker {
+  return { info, phase: "stopping", startRequestedAt: 0, stopSent: false };
+}
+
+/**
+ * Sends stopProcess(wait=false) to `trackers`. When supervisord cannot be reached, the stops may
+ * or may not have arrived: the poll loop finds out and sends them again where needed.
+ */
+async function stopAll(client: SupervisorClient, trackers: Tracker[], fail: Fail): Promise<void> {
+  let stops;
+  try {
+    stops = await client.multicall(
+      trackers.map((t) => ({
+        methodName: "supervisor.stopProcess",
+        params: [t.info.namespec, false],
+      })),
+    );
+  } catch (error) {
+    if (!(error instanceof SupervisorUnavailableError)) throw error;
+    log.warning("Stopping {programs}: {error}; checking their state", {
+      programs: trackers.map((t) => t.info.namespec).join(" "),
+      error: error.message,
+    });
+    return;
+  }
+  stops.forEach((outcome, index) => {
+    const tracker = trackers[index]!;
+    tracker.stopSent = true;
+    // NOT_RUNNING: it stopped on its own meanwhile; starting it is still what the release wants.
+    if (!outcome.ok && outcome.fault.faultName !== "NOT_RUNNING") {
+      fail(tracker, describeFault(outcome.fault));
+    }
+  });
+}
+
+/** How long the poll loop rides out an unreachable supervisord before giving up on programs. */
+const UNREACHABLE_GRACE_MS = 30_000;
 
 function failer(result: BatchResult, action: string): Fail {
   return (tracker, reason) => {
@@ -134,6 +162,7 @@ async function follow(
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 600_000;
   const started = performance.now();
+  let unreachableSince: number | null = null;
   const open = () => [...trackers.values()].filter((t) => t.phase !== "done");
   while (open().length > 0) {
     const aborted = options.signal?.aborted ?? false;
@@ -153,8 +182,16 @@ async function follow(
     let infos: ProcessInfo[];
     try {
       infos = await client.getAllProcessInfo();
+      unreachableSince = null;
     } catch (error) {
       if (!(error instanceof SupervisorUnavailableError)) throw error;
+      // Programs may be down because of us: ride out a short outage (supervisord busy or
+      // restarting) and carry on from whatever state they are in.
+      unreachableSince ??= performance.now();
+      if (performance.now() - unreachableSince < UNREACHABLE_GRACE_MS) {
+        await sleep(250);
+        continue;
+      }
       for (const tracker of open()) {
         fail(tracker, `supervisord became unreachable: ${error.message}`);
       }
@@ -162,16 +199,19 @@ async function follow(
     }
     const byNamespec = new Map(infos.map((info) => [info.namespec, info]));
     const readyToStart: Tracker[] = [];
+    const toStop: Tracker[] = [];
     for (const tracker of open()) {
       const current = byNamespec.get(tracker.info.namespec);
       if (!current) {
         fail(tracker, "removed from supervisord during the restart");
       } else if (tracker.phase === "stopping") {
         if (STOPPED_STATES.includes(current.state)) readyToStart.push(tracker);
+        else if (!tracker.stopSent && current.state !== "STOPPING") toStop.push(tracker);
       } else {
         observeStart(tracker, current, result, fail);
       }
     }
+    if (toStop.length > 0) await stopAll(client, toStop, fail);
     if (readyToStart.length > 0) await startAll(client, readyToStart, fail);
     if (open().length === 0) break;
     await sleep(pollIntervalMs(performance.now() - started));
@@ -218,9 +258,19 @@ async function startAll(
   ready: Tracker[],
   fail: (tracker: Tracker, reason: string) => void,
 ): Promise<void> {
-  const starts = await client.multicall(
-    ready.map((t) => ({ methodName: "supervisor.startProcess", params: [t.info.namespec, false] })),
-  );
+  let starts;
+  try {
+    starts = await client.multicall(
+      ready.map((t) => ({
+        methodName: "supervisor.startProcess",
+        params: [t.info.namespec, false],
+      })),
+    );
+  } catch (error) {
+    // Still "stopping" and STOPPED: the next poll tries again (ALREADY_STARTED if it got through).
+    if (error instanceof SupervisorUnavailableError) return;
+    throw error;
+  }
   starts.forEach((outcome, index) => {
     const tracker = ready[index]!;
     if (outcome.ok || outcome.fault.faultName === "ALREADY_STARTED") {

@@ -104,6 +104,16 @@ export async function rollOut(
       signal: options.signal,
     });
     report.restarted.push(...result.restarted);
+    const rest = groups.slice(index + 1).flat().map((i) => i.namespec);
+    if (options.signal.aborted) {
+      // Stopping (SIGTERM): programs still starting are not failures, and nothing more starts.
+      report.failed.push(...result.failed);
+      report.untouched = [...result.pending, ...rest];
+      log.warning("Stopped during the restart; not RUNNING yet or not restarted: {untouched}", {
+        untouched: report.untouched.join(" ") || "(none)",
+      });
+      break;
+    }
     report.failed.push(
       ...result.failed,
       ...result.pending.map((namespec) => ({
@@ -111,16 +121,8 @@ export async function rollOut(
         reason: "start requested; not RUNNING yet",
       })),
     );
-    const rest = groups.slice(index + 1).flat().map((i) => i.namespec);
     if (rest.length === 0) break;
     if (report.failed.length > 0) return halt(report, rest, options.versionLabel);
-    if (options.signal.aborted) {
-      report.untouched = rest;
-      log.warning("Stopping between batches; not restarted: {untouched}", {
-        untouched: rest.join(" "),
-      });
-      break;
-    }
   }
   return report;
 }

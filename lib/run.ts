@@ -9,10 +9,16 @@ import { staleTargets, versionAppearedAt } from "./catch_up.ts";
 import { type Clock, sleep, systemClock, type TimerHandle } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { backoffMs, formatDuration } from "./delay.ts";
-import { SupervisorAuthError, SupervisorFault, SupervisorUnavailableError } from "./errors.ts";
+import {
+  SupervisorAuthError,
+  SupervisorFault,
+  SupervisorUnavailableError,
+  UsageError,
+} from "./errors.ts";
 import { type HookContext, hookEnvironment, type PostHookOutcome, runHook } from "./hooks.ts";
 import {
   type Cycle,
+  type CycleDone,
   initialState,
   type MachineCommand,
   type MachineContext,
@@ -31,6 +37,7 @@ import {
   type TargetSelection,
   unknownNames,
 } from "./restart_plan.ts";
+import type { FleetCoordinator } from "./fleet/coordinator.ts";
 import type { SupervisorClient } from "./supervisor/client.ts";
 import type { VersionWatcher, WatchEvent } from "./watch/watcher.ts";
 
@@ -40,6 +47,8 @@ export interface RunDependencies {
   client: SupervisorClient;
   watcher: VersionWatcher;
   self: SelfIdentity;
+  /** Set with --fleet: restarts wait for a fleet slot and report their outcome. */
+  fleet?: FleetCoordinator | null;
   clock?: Clock;
   random?: () => number;
 }
@@ -138,7 +147,15 @@ class Loop {
         });
       }
     } catch (error) {
-      if (error instanceof SupervisorAuthError) throw error;
+      // Retrying cannot fix these: say so at start-up and exit (main.ts maps them to 1 or 2).
+      if (error instanceof SupervisorAuthError || error instanceof UsageError) throw error;
+      if (error instanceof SupervisorFault && error.faultName === "UNKNOWN_METHOD") {
+        throw new Error(
+          `supervisord at "${this.deps.client.url}" has no "supervisor" XML-RPC interface: add ` +
+            "[rpcinterface:supervisor] with supervisor.rpcinterface_factory = " +
+            "supervisor.rpcinterface:make_main_rpcinterface to its configuration",
+        );
+      }
       if (error instanceof SupervisorUnavailableError && error.reason === "permission-denied") {
         log.error("Cannot use supervisord: {error}", { error: errorText(error) });
         return;
@@ -234,6 +251,8 @@ class Loop {
         return this.#track(this.#restart(command.cycle));
       case "RunPostHook":
         return this.#track(this.#postHook(command));
+      case "CycleDone":
+        return this.#cycleDone(command);
     }
   }
 
@@ -259,7 +278,7 @@ class Loop {
   }
 
   async #preHook(cycle: Cycle): Promise<MachineEvent> {
-    const programs = await this.#plannedNamespecs();
+    const programs = await this.#plannedNamespecs(cycle);
     const env = hookEnvironment("pre", this.#hookContext(cycle, programs));
     const result = await runHook("pre", this.config.preRestart!, env, {
       timeoutMs: this.config.hookTimeoutMs,
@@ -273,18 +292,47 @@ class Loop {
   }
 
   /** Targets as planned right now, for the pre-restart command; empty when supervisord is down. */
-  async #plannedNamespecs(): Promise<string[]> {
+  async #plannedNamespecs(cycle: Cycle): Promise<string[]> {
     try {
       const infos = await this.deps.client.getAllProcessInfo();
-      return planRestart(infos, selectionOf(this.config), this.deps.self).restart.map((i) =>
-        i.namespec
-      );
+      const planned = planRestart(infos, selectionOf(this.config), this.deps.self).restart
+        .map((i) => i.namespec);
+      return cycle.only ? planned.filter((n) => cycle.only!.includes(n)) : planned;
     } catch {
       return [];
     }
   }
 
+  /** Tells the fleet how this host's cycle ended (after the post command), in the background. */
+  #cycleDone(done: CycleDone): void {
+    const fleet = this.deps.fleet;
+    if (!fleet) return;
+    const failures = done.report?.failed.map((f) => `${f.namespec}: ${f.reason}`) ?? [];
+    const detail = done.reason ?? (failures.join("; ") ||
+      `${done.report?.restarted.length ?? 0} program(s) restarted`);
+    this.#background(fleet.finish(done.cycle.version, {
+      outcome: done.outcome === "halted" ? "skipped" : done.outcome,
+      ok: done.outcome === "success" || done.outcome === "halted",
+      detail,
+    }));
+  }
+
   async #restart(cycle: Cycle): Promise<MachineEvent> {
+    if (this.deps.fleet) {
+      const decision = await this.deps.fleet.gate(cycle.version, this.signal);
+      if (decision.kind === "halted") {
+        return {
+          type: "RestartDone",
+          report: {
+            restarted: [],
+            failed: [],
+            skipped: [],
+            unknown: [],
+            fleetHalted: decision.reason,
+          },
+        };
+      }
+    }
     const started = performance.now();
     let report: RestartReport;
     try {

@@ -19,7 +19,7 @@ export const DEFAULT_NET_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 export interface PermissionOptions {
   /** supervisord unix sockets releasemon may connect to. */
   sockets?: readonly string[];
-  /** Hosts (optionally host:port) for `http://` server URLs. */
+  /** Hosts (optionally host:port) for `http://` server URLs and the `--fleet` Redis server. */
   netHosts?: readonly string[];
 }
 
@@ -32,6 +32,8 @@ export interface PermissionOptions {
  * - net: only the sockets and loopback.
  * - env: only the variables releasemon reads; hooks inherit the environment without it.
  * - run: `sh`, for the pre- and post-restart commands.
+ * - sys: the host name only, the default `--fleet-id`.
+ * For `--fleet` with a Redis server that is not on loopback, add its host with `--net HOST:PORT`.
  */
 export function permissionFlags(options: PermissionOptions = {}): string[] {
   const sockets = options.sockets ?? DEFAULT_SOCKETS;
@@ -44,5 +46,6 @@ export function permissionFlags(options: PermissionOptions = {}): string[] {
     `--allow-net=${net.join(",")}`,
     `--allow-env=${ENV_NAMES.join(",")}`,
     "--allow-run=sh",
+    "--allow-sys=hostname",
   ];
 }

@@ -174,7 +174,7 @@ Deno.test("catch-up after downtime restarts stale targets exactly once", async (
     await sv.ctl("start", "rm");
     await waitForLog(
       sv,
-      /Catch-up: 1 program\(s\) started before version v2 appeared/,
+      /Catch-up: 1 program\(s\) started before version "v2" appeared/,
       30_000,
       "rm.log",
     );

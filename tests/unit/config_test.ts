@@ -53,6 +53,10 @@ Deno.test("parseConfig() fills every default when given only PATH and PROG", () 
     dryRun: false,
     updateConfig: false,
     configurationFile: null,
+    serverUrlExplicit: false,
+    usernameExplicit: false,
+    fleet: null,
+    fleetMode: null,
     selfProcessName: null,
     selfGroupName: null,
   });
@@ -116,7 +120,7 @@ Deno.test("parseConfig() converts delays in seconds to milliseconds", () => {
   assert.equal(run(["-fd", ".5", "/v", "web"]).fixedDelayMs, 500);
   assert.equal(run(["-rd", " 7 ", "/v", "web"]).randomDelayMs, 7_000);
   const timing = run([
-    "--settle=0",
+    "--settle=0.05",
     "--recheck-interval=0",
     "--poll-interval=2.5",
     "--rpc-timeout=3",
@@ -126,7 +130,15 @@ Deno.test("parseConfig() converts delays in seconds to milliseconds", () => {
   ]);
   assert.deepEqual(
     [timing.settleMs, timing.recheckMs, timing.pollMs, timing.rpcTimeoutMs, timing.hookTimeoutMs],
-    [0, 0, 2_500, 3_000, 1_500],
+    [50, 0, 2_500, 3_000, 1_500],
+  );
+  assert.match(
+    usageError(["--settle", "0", "/v", "web"]).message,
+    /argument --settle: must be between 0.01 and 5 seconds, got 0/,
+  );
+  assert.match(
+    usageError(["-g", "workers", "web", "/app/.version"]).message,
+    /argument PROG: "\/app\/.version" looks like a path, not a program name/,
   );
 });
 
@@ -381,4 +393,60 @@ Deno.test("parseConfig() colours help only when color is true", () => {
     usage = (error as UsageError).usage ?? "";
   }
   assert.ok(usage.includes(ESC));
+});
+
+Deno.test("parseConfig() reads the fleet flags, the password only from the environment", () => {
+  const config = run(
+    [
+      "/v",
+      "-g",
+      "workers",
+      "--fleet",
+      "redis://10.0.0.5:6379/2",
+      "--fleet-name",
+      "web",
+      "--fleet-id",
+      "web-3",
+      "--fleet-max",
+      "2",
+      "--fleet-canary",
+      "1",
+      "--fleet-on-error",
+      "proceed",
+      "--fleet-timeout",
+      "30",
+    ],
+    { ...ENV, RELEASEMON_FLEET_PASSWORD: "pw" },
+  );
+  assert.deepEqual(config.fleet, {
+    url: "redis://10.0.0.5:6379/2",
+    password: "pw",
+    name: "web",
+    hostId: "web-3",
+    maxParallel: 2,
+    canary: 1,
+    onError: "proceed",
+    timeoutMs: 30_000,
+    leaseMs: 30_000,
+  });
+  assert.equal(config.fleetMode, null);
+});
+
+Deno.test("parseConfig() --fleet-status needs no PATH or PROG, but a fleet URL", () => {
+  const config = run(["--fleet-status"], {
+    ...ENV,
+    RELEASEMON_FLEET_URL: "redis://127.0.0.1:6379",
+  });
+  assert.equal(config.fleetMode, "status");
+  assert.equal(config.fleet?.url, "redis://127.0.0.1:6379");
+  assert.match(usageError(["--fleet-resume"]).message, /--fleet-resume: needs --fleet URL/);
+  assert.match(usageError(["-a"]).message, /the following arguments are required: PATH/);
+  assert.match(
+    usageError(["/v", "-a", "--fleet", "redis://user:secret@host:1"]).message,
+    /cannot use fleet URL|embedded|RELEASEMON_FLEET_PASSWORD/,
+  );
+  assert.doesNotMatch(
+    usageError(["/v", "-a", "--fleet", "http://user:secret@h"]).message,
+    /secret/,
+  );
 });

@@ -74,7 +74,7 @@ Deno.test("transition() coalesces a burst during the delay into one restart to t
     { type: "TimerFired", timerId: 1 },
     { type: "RestartDone", report: report() },
   ]);
-  assert.deepEqual(kinds(commands), ["StartTimer", "Restart"]);
+  assert.deepEqual(kinds(commands), ["StartTimer", "Restart", "CycleDone"]);
   assert.deepEqual(restartVersions(commands), ["C"]);
   assert.equal(state.phase, "idle");
   assert.equal(state.applied, C);
@@ -127,9 +127,16 @@ Deno.test("transition() runs pre, restart, post in order with the outcome", () =
     },
     { type: "PostHookDone" },
   ], ctx);
-  assert.deepEqual(kinds(commands), ["StartTimer", "RunPreHook", "Restart", "RunPostHook"]);
+  assert.deepEqual(kinds(commands), [
+    "StartTimer",
+    "RunPreHook",
+    "Restart",
+    "RunPostHook",
+    "CycleDone", // announced only after the post command, for the fleet
+  ]);
   const post = commands[3] as Extract<MachineCommand, { type: "RunPostHook" }>;
   assert.equal(post.outcome, "partial");
+  assert.equal((commands[4] as Extract<MachineCommand, { type: "CycleDone" }>).outcome, "partial");
   assert.equal(state.phase, "idle");
 });
 
@@ -142,7 +149,7 @@ Deno.test("transition() aborts on a failed pre hook, leaves programs alone, and 
     { type: "PostHookDone" },
     { type: "VersionSeen", version: B }, // the same version again: not retried
   ], ctx);
-  assert.deepEqual(kinds(commands), ["StartTimer", "RunPreHook", "RunPostHook"]);
+  assert.deepEqual(kinds(commands), ["StartTimer", "RunPreHook", "RunPostHook", "CycleDone"]);
   const post = commands[2] as Extract<MachineCommand, { type: "RunPostHook" }>;
   assert.equal(post.outcome, "aborted");
   assert.equal(post.reason, "pre-restart command exited with 1");
@@ -289,4 +296,24 @@ Deno.test("transition() ignores a catch-up for a version that is no longer curre
     transition(idle, { type: "CatchUpNeeded", version: A, namespecs: [] }, context()).commands,
     [],
   );
+});
+
+Deno.test("transition() treats a fleet halt as not applied, tells post 'halted'", () => {
+  const ctx = context({ hasPostHook: true });
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "RestartDone", report: report({ restarted: [], fleetHalted: "web-1 failed" }) },
+    { type: "PostHookDone" },
+    { type: "VersionSeen", version: B },
+  ], ctx);
+  const post = commands.find((c) => c.type === "RunPostHook") as Extract<
+    MachineCommand,
+    { type: "RunPostHook" }
+  >;
+  assert.equal(post.outcome, "halted");
+  assert.equal(post.reason, "web-1 failed");
+  assert.equal(state.applied, A);
+  assert.equal(state.phase, "idle");
+  assert.deepEqual(restartVersions(commands), ["B"]);
 });

@@ -1,0 +1,103 @@
+/**
+ * The program's side of a fleet rollout: ask the fleet for a slot with the operator's error
+ * policy (`--fleet-on-error wait|proceed`), and report the outcome afterwards, retrying through
+ * a short engine outage. The engine itself sits behind the {@link Fleet} interface.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { type Clock, sleep } from "../clock.ts";
+import { backoffMs, formatDuration } from "../delay.ts";
+import { type Fleet, type FleetVersion, type HostOutcome } from "./fleet.ts";
+
+const log = getLogger(["releasemon", "fleet"]);
+
+export interface FleetPolicy {
+  /** wait: keep the pending version and retry; proceed: restart uncoordinated after timeoutMs. */
+  onError: "wait" | "proceed";
+  timeoutMs: number;
+}
+
+export type GateDecision =
+  | { kind: "go"; canary: boolean }
+  | { kind: "halted"; reason: string }
+  | { kind: "uncoordinated" };
+
+export class FleetCoordinator {
+  constructor(
+    readonly fleet: Fleet,
+    readonly policy: FleetPolicy,
+    readonly clock: Clock,
+  ) {}
+
+  /** Waits for this host's turn; see {@link FleetPolicy} for an unreachable engine. */
+  async gate(version: FleetVersion, signal: AbortSignal): Promise<GateDecision> {
+    const started = this.clock.now();
+    log.info("Waiting for a fleet slot for version {version}", { version: version.label });
+    for (let attempt = 0;; attempt++) {
+      try {
+        const decision = await this.fleet.acquire(version, signal);
+        if (decision.kind === "halted") {
+          log.error("FLEET ROLLOUT HALTED for version {version}: {reason}; skipping it here", {
+            version: version.label,
+            reason: decision.reason,
+          });
+        } else {
+          log.info("Fleet slot granted for version {version}{canary}", {
+            version: version.label,
+            canary: decision.canary ? " (canary)" : "",
+          });
+        }
+        return decision;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        if (!(error instanceof Error) || error.name !== "FleetUnavailableError") throw error;
+        const waitedMs = this.clock.now() - started;
+        if (this.policy.onError === "proceed" && waitedMs >= this.policy.timeoutMs) {
+          log.warning(
+            "Fleet unreachable for {waited}: restarting for version {version} WITHOUT coordination (--fleet-on-error proceed): {error}",
+            { waited: formatDuration(waitedMs), version: version.label, error: error.message },
+          );
+          return { kind: "uncoordinated" };
+        }
+        const delayMs = backoffMs(attempt, { initialMs: 500, maxMs: 15_000 });
+        if (attempt < 3 || attempt % 10 === 0) {
+          log.warning("Cannot reach the fleet: {error}; version {version} kept, retry in {delay}", {
+            error: error.message,
+            version: version.label,
+            delay: formatDuration(delayMs),
+          });
+        }
+        await sleep(this.clock, delayMs, signal);
+      }
+    }
+  }
+
+  /** Records the outcome (halting the version on failure) and frees the slot; retries briefly. */
+  async finish(version: FleetVersion, outcome: HostOutcome): Promise<void> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      try {
+        await this.fleet.finish(version, outcome);
+        if (!outcome.ok) {
+          log.error("Version {version} marked failed for the fleet: {detail}", {
+            version: version.label,
+            detail: outcome.detail,
+          });
+        }
+        return;
+      } catch (error) {
+        if (!(error instanceof Error) || error.name !== "FleetUnavailableError") throw error;
+        const delayMs = backoffMs(attempt, { initialMs: 500, maxMs: 10_000 });
+        log.warning("Cannot report to the fleet: {error}; retry in {delay}", {
+          error: error.message,
+          delay: formatDuration(delayMs),
+        });
+        await sleep(this.clock, delayMs);
+      }
+    }
+    log.error(
+      "Gave up reporting version {version} to the fleet; its slot frees itself when the lease expires",
+      { version: version.label },
+    );
+  }
+}
