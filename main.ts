@@ -16,7 +16,13 @@ import { parseConfig } from "./lib/config.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./lib/errors.ts";
 import { redact, setupLogging } from "./lib/log.ts";
 import { run } from "./lib/run.ts";
+import { systemClock } from "./lib/clock.ts";
+import type { Config } from "./lib/config.ts";
+import { FleetCoordinator } from "./lib/fleet/coordinator.ts";
+import { RedisFleet } from "./lib/fleet/redis_fleet.ts";
+import { formatStatusJson, formatStatusText } from "./lib/fleet/status_format.ts";
 import { createClient } from "./lib/supervisor/client.ts";
+import { readConfConnection } from "./lib/supervisor/conf_file.ts";
 import { VersionWatcher } from "./lib/watch/watcher.ts";
 
 /** Environment variables releasemon reads (the compiled binary may read only these). */
@@ -27,6 +33,8 @@ export const ENV_NAMES = [
   "SUPERVISOR_PROCESS_NAME",
   "SUPERVISOR_GROUP_NAME",
   "NO_COLOR",
+  "RELEASEMON_FLEET_URL",
+  "RELEASEMON_FLEET_PASSWORD",
 ] as const;
 
 const encoder = new TextEncoder();
@@ -52,6 +60,64 @@ async function readPasswordFile(path: string): Promise<string> {
   }
 }
 
+/** The supervisord URL and credentials: flags, then `-c FILE`, then the environment. */
+async function connectionSettings(config: Config) {
+  const filePassword = config.passwordFile ? await readPasswordFile(config.passwordFile) : null;
+  if (!config.configurationFile) {
+    return {
+      serverUrl: config.serverUrl,
+      username: config.username,
+      password: filePassword ?? config.password,
+      source: null,
+    };
+  }
+  const conf = await readConfConnection(config.configurationFile);
+  return {
+    serverUrl: config.serverUrlExplicit ? config.serverUrl : conf.serverUrl,
+    username: config.usernameExplicit ? config.username : conf.username ?? config.username,
+    password: filePassword ?? conf.password ?? config.password,
+    source: conf.source,
+  };
+}
+
+function createFleet(config: Config): RedisFleet {
+  const fleet = config.fleet!;
+  return new RedisFleet(fleet.url, fleet.password, {
+    group: fleet.name,
+    hostId: fleet.hostId ?? Deno.hostname(),
+    maxParallel: fleet.maxParallel,
+    canary: fleet.canary,
+    leaseMs: fleet.leaseMs,
+  });
+}
+
+/** Connects at start-up so a wrong URL or password shows at once; never fatal (policy retries). */
+async function connectFleet(fleet: RedisFleet): Promise<void> {
+  try {
+    await fleet.connect();
+    getLogger(["releasemon", "fleet"]).info("Connected to the fleet at {url}", { url: fleet.url });
+  } catch (error) {
+    getLogger(["releasemon", "fleet"]).warning("Cannot reach the fleet at start-up: {error}", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/** `--fleet-status` / `--fleet-resume`: one question to the fleet, answered on stdout. */
+async function fleetCommand(config: Config, mode: "status" | "resume"): Promise<number> {
+  await using fleet = createFleet(config);
+  await fleet.connect();
+  if (mode === "resume") {
+    const cleared = await fleet.resume();
+    writeAll(Deno.stdout, cleared ? "Halt cleared\n" : "No halt to clear\n");
+    return EXIT_OK;
+  }
+  const status = await fleet.status();
+  const text = config.logFormat === "json" ? formatStatusJson(status) : formatStatusText(status);
+  writeAll(Deno.stdout, `${text}\n`);
+  return EXIT_OK;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const env = readEnvironment();
   const color = Deno.stderr.isTerminal() && env.NO_COLOR === undefined;
@@ -63,17 +129,22 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_OK;
     }
     const config = parsed.config;
-    const password = config.passwordFile
-      ? await readPasswordFile(config.passwordFile)
-      : config.password;
-    if (password) secrets = [...secrets, password];
+    if (config.fleet?.password) secrets = [...secrets, config.fleet.password];
+    if (config.fleetMode) {
+      await setupLogging({ level: config.logLevel, format: "text", secrets });
+      return await fleetCommand(config, config.fleetMode);
+    }
+    const connection = await connectionSettings(config);
+    if (connection.password) secrets = [...secrets, connection.password];
     await setupLogging({ level: config.logLevel, format: config.logFormat, secrets });
-    const client = createClient({
-      serverUrl: config.serverUrl,
-      username: config.username,
-      password,
-      timeoutMs: config.rpcTimeoutMs,
-    });
+    if (connection.source) {
+      getLogger(["releasemon"]).info("supervisord connection settings from {source}", {
+        source: connection.source,
+      });
+    }
+    const client = createClient({ ...connection, timeoutMs: config.rpcTimeoutMs });
+    const fleet = config.fleet ? createFleet(config) : null;
+    if (fleet) await connectFleet(fleet);
     const watcher = new VersionWatcher(config.versionFile, {
       settleMs: config.settleMs,
       recheckMs: config.recheckMs,
@@ -97,6 +168,12 @@ export async function main(argv: string[]): Promise<number> {
       await run(config, {
         client,
         watcher,
+        fleet: fleet
+          ? new FleetCoordinator(fleet, {
+            onError: config.fleet!.onError,
+            timeoutMs: config.fleet!.timeoutMs,
+          }, systemClock)
+          : null,
         self: {
           pid: Deno.pid,
           processName: config.selfProcessName,
@@ -105,6 +182,7 @@ export async function main(argv: string[]): Promise<number> {
       }, controller.signal);
     } finally {
       for (const remove of handlers) remove();
+      await fleet?.close();
     }
     return EXIT_OK;
   } catch (error) {

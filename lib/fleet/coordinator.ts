@@ -60,7 +60,9 @@ export class FleetCoordinator {
           );
           return { kind: "uncoordinated" };
         }
-        const delayMs = backoffMs(attempt, { initialMs: 500, maxMs: 15_000 });
+        // Capped at 5 s: a waiting host that goes quiet for longer than its heartbeat (10 s with the
+        // default lease) counts as gone, and a gone canary would halt the version.
+        const delayMs = backoffMs(attempt, { initialMs: 500, maxMs: 5_000 });
         if (attempt < 3 || attempt % 10 === 0) {
           log.warning("Cannot reach the fleet: {error}; version {version} kept, retry in {delay}", {
             error: error.message,

@@ -1,0 +1,325 @@
+/**
+ * The fleet rules over in-memory data: the TypeScript twin of the Lua scripts in `scripts.ts`
+ * (same steps, same names), used by `memory_fleet.ts`. Pure: time comes in as `now`.
+ *
+ * @module
+ */
+import type {
+  FleetVersion,
+  HostOutcome,
+  HostRecord,
+  RolloutStatus,
+  SlotDecision,
+} from "./fleet.ts";
+import {
+  type CheckedOptions,
+  emptyStatus,
+  failureReason,
+  finishedState,
+  lostCanaryReason,
+} from "./_validate.ts";
+
+type Role = "" | "canary" | "regular";
+
+interface _Record {
+  state: HostRecord["state"];
+  outcome: string | null;
+  detail: string;
+  at: number;
+  ticket: number;
+  role: Role;
+}
+
+interface _Version {
+  hash: string;
+  label: string;
+  halt: { reason: string; by: string; at: number } | null;
+  hosts: Map<string, _Record>;
+  canaries: Set<string>;
+}
+
+export interface MemoryGroup {
+  ticket: number;
+  latest: string | null;
+  /** host → lease expiry */
+  slots: Map<string, number>;
+  /** host → arrival ticket (eligible waiters) */
+  queue: Map<string, number>;
+  /** host → heartbeat expiry */
+  waiters: Map<string, number>;
+  hostver: Map<string, string>;
+  versions: Map<string, _Version>;
+  listeners: Set<() => void>;
+}
+
+const FINAL: ReadonlySet<string> = new Set(["done", "failed", "skipped"]);
+
+/** Empty data for a new group. */
+export function newGroup(): MemoryGroup {
+  return {
+    ticket: 0,
+    latest: null,
+    slots: new Map(),
+    queue: new Map(),
+    waiters: new Map(),
+    hostver: new Map(),
+    versions: new Map(),
+    listeners: new Set(),
+  };
+}
+
+/** The rules, over one group's data at one instant: a TypeScript twin of `scripts.ts`. */
+export class MemoryEngine {
+  readonly #g: MemoryGroup;
+  readonly #now: number;
+
+  constructor(group: MemoryGroup, now: number) {
+    this.#g = group;
+    this.#now = now;
+    this.#cleanup();
+  }
+
+  acquire(o: CheckedOptions, version: FleetVersion): SlotDecision | { kind: "wait" } {
+    const g = this.#g;
+    const host = o.hostId;
+    const v = this.#ensureVersion(version, true);
+    if (g.hostver.has(host) && g.hostver.get(host) !== version.hash) {
+      this.quit(host, "moved on to a newer version");
+    }
+    let rec = v.hosts.get(host);
+    if (g.hostver.get(host) === version.hash && g.slots.has(host)) {
+      g.slots.set(host, this.#now + o.leaseMs);
+      return { kind: "go", canary: rec?.role === "canary" };
+    }
+    if (v.halt !== null) {
+      this.#leave(host);
+      if (rec === undefined || !FINAL.has(rec.state)) {
+        rec ??= this.#newRecord("");
+        Object.assign(rec, { state: "skipped", outcome: "skipped", detail: v.halt.reason });
+        this.#put(v, host, rec);
+      }
+      return { kind: "halted", reason: v.halt.reason };
+    }
+    let dirty = false;
+    if (rec === undefined || FINAL.has(rec.state)) {
+      rec = this.#newRecord(rec?.role ?? "");
+      dirty = true;
+    }
+    g.hostver.set(host, version.hash);
+    g.waiters.set(host, this.#now + o.waiterTtlMs);
+    if (rec.role === "") {
+      if (o.canary > 0 && v.canaries.size < o.canary) {
+        rec.role = "canary";
+        v.canaries.add(host);
+      } else {
+        rec.role = "regular";
+      }
+      dirty = true;
+    }
+    const wait = () => {
+      if (dirty) this.#put(v, host, rec);
+      return { kind: "wait" as const };
+    };
+    if (rec.role !== "canary") {
+      for (const canary of v.canaries) {
+        const crec = v.hosts.get(canary);
+        if (crec && !FINAL.has(crec.state) && g.hostver.get(canary) === version.hash) {
+          g.queue.delete(host);
+          return wait();
+        }
+      }
+    }
+    if (!g.queue.has(host)) g.queue.set(host, rec.ticket);
+    const free = o.maxParallel - g.slots.size;
+    if (free > 0 && this.#rank(host) < free) {
+      g.slots.set(host, this.#now + o.leaseMs);
+      g.queue.delete(host);
+      g.waiters.delete(host);
+      Object.assign(rec, { state: "restarting", detail: "" });
+      this.#put(v, host, rec);
+      return { kind: "go", canary: rec.role === "canary" };
+    }
+    return wait();
+  }
+
+  renew(o: CheckedOptions, version: FleetVersion, canary: boolean): void {
+    const g = this.#g;
+    const host = o.hostId;
+    let rec = g.versions.get(version.hash)?.hosts.get(host);
+    if (rec && FINAL.has(rec.state) && rec.outcome !== "lost") return;
+    const current = g.hostver.get(host);
+    if (current !== undefined && current !== version.hash) return;
+    const v = this.#ensureVersion(version, false);
+    g.slots.set(host, this.#now + o.leaseMs);
+    g.hostver.set(host, version.hash);
+    g.queue.delete(host);
+    g.waiters.delete(host);
+    if (rec === undefined) {
+      rec = this.#newRecord(canary ? "canary" : "regular");
+      Object.assign(rec, { state: "restarting", detail: "lease re-created" });
+      if (canary) v.canaries.add(host);
+      this.#put(v, host, rec);
+    }
+  }
+
+  finish(host: string, version: FleetVersion, outcome: HostOutcome, canary: boolean): void {
+    const g = this.#g;
+    const v = this.#ensureVersion(version, false);
+    let rec = v.hosts.get(host);
+    if (rec === undefined || !FINAL.has(rec.state) || rec.outcome === "lost") {
+      rec ??= this.#newRecord("");
+      if (canary && rec.role !== "canary") {
+        rec.role = "canary";
+        v.canaries.add(host);
+      }
+      Object.assign(rec, {
+        state: finishedState(outcome),
+        outcome: outcome.outcome,
+        detail: outcome.detail,
+      });
+      this.#put(v, host, rec);
+      if (!outcome.ok && outcome.outcome !== "skipped") {
+        this.#halt(v, failureReason(host, outcome), host);
+      }
+    }
+    const current = g.hostver.get(host);
+    if (current === undefined || current === version.hash) this.#leave(host);
+    this.#publish();
+  }
+
+  /** The host leaves on purpose: a waiting canary gives up its role; a restarting one is lost. */
+  quit(host: string, what: string): void {
+    const hash = this.#g.hostver.get(host);
+    this.#leave(host);
+    const v = hash === undefined ? undefined : this.#g.versions.get(hash);
+    const rec = v?.hosts.get(host);
+    if (v === undefined || rec === undefined || FINAL.has(rec.state)) return;
+    if (rec.role === "canary" && rec.state === "restarting") {
+      this.#loseCanary(v, host, rec, what);
+      return;
+    }
+    if (rec.role === "canary") {
+      v.canaries.delete(host);
+      rec.role = "";
+    }
+    rec.detail = what;
+    this.#put(v, host, rec);
+  }
+
+  resume(versionHash?: string): boolean {
+    const hash = versionHash ?? this.#g.latest;
+    const v = hash === null ? undefined : this.#g.versions.get(hash);
+    if (v === undefined || v.halt === null) return false;
+    v.halt = null;
+    this.#publish();
+    return true;
+  }
+
+  status(group: string, versionHash?: string): RolloutStatus {
+    const slots = [...this.#g.slots.entries()].sort((a, b) =>
+      a[1] - b[1] || a[0].localeCompare(b[0])
+    )
+      .map(([host]) => host);
+    const hash = versionHash ?? this.#g.latest;
+    const v = hash === null ? undefined : this.#g.versions.get(hash);
+    if (hash === null) return emptyStatus(group, slots);
+    if (v === undefined) return { ...emptyStatus(group, slots), version: { hash, label: "" } };
+    const hosts = [...v.hosts.entries()].sort((a, b) => a[1].ticket - b[1].ticket)
+      .map(([hostId, r]) => ({
+        hostId,
+        state: r.state,
+        outcome: r.outcome,
+        detail: r.detail,
+        at: r.at,
+      }));
+    return {
+      group,
+      version: { hash: v.hash, label: v.label },
+      halted: v.halt === null ? null : { ...v.halt },
+      hosts,
+      slots,
+    };
+  }
+
+  #cleanup(): void {
+    for (const [host, expiry] of this.#g.slots) {
+      if (expiry <= this.#now) this.#expire(host, "stopped renewing its lease");
+    }
+    for (const [host, expiry] of this.#g.waiters) {
+      if (expiry <= this.#now) this.#expire(host, "stopped heartbeating");
+    }
+  }
+
+  #expire(host: string, what: string): void {
+    const hash = this.#g.hostver.get(host);
+    this.#leave(host);
+    const v = hash === undefined ? undefined : this.#g.versions.get(hash);
+    const rec = v?.hosts.get(host);
+    if (v === undefined || rec === undefined || FINAL.has(rec.state)) return;
+    if (rec.role === "canary") {
+      this.#loseCanary(v, host, rec, what);
+    } else {
+      rec.detail = what;
+      this.#put(v, host, rec);
+    }
+  }
+
+  #loseCanary(v: _Version, host: string, rec: _Record, what: string): void {
+    Object.assign(rec, { state: "failed", outcome: "lost", detail: `${what} before finishing` });
+    this.#put(v, host, rec);
+    this.#halt(v, lostCanaryReason(host, what), host);
+  }
+
+  #leave(host: string): void {
+    const g = this.#g;
+    const held = g.slots.delete(host);
+    g.queue.delete(host);
+    g.waiters.delete(host);
+    g.hostver.delete(host);
+    if (held) this.#publish();
+  }
+
+  #halt(v: _Version, reason: string, by: string): void {
+    if (v.halt !== null) return;
+    v.halt = { reason, by, at: this.#now };
+    this.#publish();
+  }
+
+  #ensureVersion(version: FleetVersion, moveLatest: boolean): _Version {
+    let v = this.#g.versions.get(version.hash);
+    if (v === undefined) {
+      v = { ...version, halt: null, hosts: new Map(), canaries: new Set() };
+      this.#g.versions.set(version.hash, v);
+      if (moveLatest || this.#g.latest === null) this.#g.latest = version.hash;
+    }
+    return v;
+  }
+
+  #newRecord(role: Role): _Record {
+    return {
+      state: "waiting",
+      outcome: null,
+      detail: "",
+      at: this.#now,
+      ticket: ++this.#g.ticket,
+      role,
+    };
+  }
+
+  #put(v: _Version, host: string, rec: _Record): void {
+    rec.at = this.#now;
+    v.hosts.set(host, rec);
+  }
+
+  #rank(host: string): number {
+    const ticket = this.#g.queue.get(host) ?? Infinity;
+    let ahead = 0;
+    for (const other of this.#g.queue.values()) if (other < ticket) ahead++;
+    return ahead;
+  }
+
+  /** Wakes every waiter of the group (after the current step: listeners only resolve promises). */
+  #publish(): void {
+    for (const listener of [...this.#g.listeners]) listener();
+  }
+}

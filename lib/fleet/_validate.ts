@@ -1,0 +1,111 @@
+/**
+ * Checks shared by the fleet engines: options and versions, with RangeError messages that name
+ * the bad value. Pure.
+ *
+ * @module
+ */
+import type {
+  FleetOptions,
+  FleetVersion,
+  HostOutcome,
+  HostRecord,
+  RolloutStatus,
+} from "./fleet.ts";
+
+/** Default lease TTL of a slot (`FleetOptions.leaseMs`). */
+export const DEFAULT_LEASE_MS = 30_000;
+/** Default poll interval of a waiting host. */
+export const DEFAULT_POLL_MS = 100;
+/** Default time a version's record is kept after its last change: a week. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A version hash becomes part of key names: keep it to a safe alphabet. */
+const HASH = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Options with defaults filled in and numbers checked. */
+export interface CheckedOptions {
+  group: string;
+  hostId: string;
+  maxParallel: number;
+  canary: number;
+  leaseMs: number;
+  pollMs: number;
+  /** A waiting host's heartbeat TTL: long enough for several polls, short next to a lease. */
+  waiterTtlMs: number;
+}
+
+/** Validates {@linkcode FleetOptions} plus the poll interval; fills in defaults. */
+export function checkOptions(
+  options: FleetOptions & { pollMs?: number | undefined; waiterTtlMs?: number | undefined },
+): CheckedOptions {
+  const { group, hostId, maxParallel, canary } = options;
+  if (group === "" || CONTROL.test(group) || /[{}]/.test(group)) {
+    throw new RangeError(
+      `Cannot use fleet name ${
+        JSON.stringify(group)
+      }: must be non-empty, without braces or control characters`,
+    );
+  }
+  if (hostId === "" || CONTROL.test(hostId)) {
+    throw new RangeError(
+      `Cannot use fleet host id ${
+        JSON.stringify(hostId)
+      }: must be non-empty, without control characters`,
+    );
+  }
+  if (!Number.isInteger(maxParallel) || maxParallel < 1) {
+    throw new RangeError(`Cannot use fleet maximum "${maxParallel}": must be an integer >= 1`);
+  }
+  if (!Number.isInteger(canary) || canary < 0) {
+    throw new RangeError(`Cannot use fleet canary count "${canary}": must be an integer >= 0`);
+  }
+  const leaseMs = _positive("leaseMs", options.leaseMs ?? DEFAULT_LEASE_MS);
+  const pollMs = _positive("pollMs", options.pollMs ?? DEFAULT_POLL_MS);
+  const waiterTtlMs = _positive(
+    "waiterTtlMs",
+    options.waiterTtlMs ?? Math.max(Math.round(leaseMs / 3), 5 * pollMs),
+  );
+  return { group, hostId, maxParallel, canary, leaseMs, pollMs, waiterTtlMs };
+}
+
+/** Validates a version before it becomes part of key names. */
+export function checkVersion(version: FleetVersion): void {
+  if (!HASH.test(version.hash)) {
+    throw new RangeError(
+      `Cannot use version hash ${
+        JSON.stringify(version.hash.slice(0, 140))
+      }: must be 1 to 128 letters, digits, ".", "_" or "-"`,
+    );
+  }
+}
+
+/** The record state a finished outcome leads to. */
+export function finishedState(outcome: HostOutcome): HostRecord["state"] {
+  if (outcome.outcome === "skipped") return "skipped";
+  return outcome.ok ? "done" : "failed";
+}
+
+/** The halt reason of a failed outcome. */
+export function failureReason(hostId: string, outcome: HostOutcome): string {
+  const suffix = outcome.detail === "" ? "" : `: ${outcome.detail}`;
+  return `host "${hostId}" reported ${outcome.outcome}${suffix}`;
+}
+
+/** The halt reason when a canary goes away before finishing. */
+export function lostCanaryReason(hostId: string, what: string): string {
+  return `canary host "${hostId}" ${what} before finishing`;
+}
+
+/** An empty status for a group without any version yet. */
+export function emptyStatus(group: string, slots: string[]): RolloutStatus {
+  return { group, version: null, halted: null, hosts: [], slots };
+}
+
+function _positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`Cannot use ${name} "${value}": must be a positive number`);
+  }
+  return value;
+}

@@ -1,0 +1,109 @@
+/**
+ * Parses the `--fleet` URL: `redis://host[:port][/db]` or `rediss://host[:port][/db]` (TLS).
+ *
+ * Pure: no `Deno.*`. The password never travels in the URL (the program reads it from
+ * `RELEASEMON_FLEET_PASSWORD`), so a URL with `user:password@` is refused, and no message ever
+ * echoes what stood before the `@`.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+
+/** Where the fleet's Redis listens. `url` is the display form (never with credentials). */
+export interface FleetEndpoint {
+  host: string;
+  port: number;
+  /** The logical database (`SELECT`). @default 0 */
+  db: number;
+  /** True for `rediss://`. */
+  tls: boolean;
+  url: string;
+}
+
+const DEFAULT_PORT = 6379;
+/** Redis takes any non-negative int32 as a database index (`databases` in redis.conf caps it). */
+const MAX_DB = 2 ** 31 - 1;
+const CREDENTIALS_HINT =
+  "credentials in the URL are not supported; set RELEASEMON_FLEET_PASSWORD instead";
+const SCHEMES: Readonly<Record<string, boolean>> = { "redis": false, "rediss": true };
+
+/**
+ * Parses a fleet URL into an endpoint.
+ *
+ * @throws {UsageError} when the URL is empty, has another scheme, carries credentials or a query,
+ * or has a bad host, port or database; the message names the URL with any userinfo redacted.
+ */
+export function parseFleetUrl(url: string): FleetEndpoint {
+  const fail = (detail: string): never => {
+    throw new UsageError(`Cannot use fleet URL ${JSON.stringify(redactFleetUrl(url))}: ${detail}`);
+  };
+  if (url.trim() === "") fail("it is empty; use redis://host:port/db or rediss://host:port/db");
+  if (url !== url.trim()) fail("it has leading or trailing whitespace");
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(url)) fail("it contains control characters");
+  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url);
+  const scheme = schemeMatch?.[1]?.toLowerCase() ?? "";
+  const rest = url.slice(schemeMatch?.[0].length ?? 0);
+  const authorityEnd = rest.search(/[/?#]/);
+  const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
+  const tail = authorityEnd < 0 ? "" : rest.slice(authorityEnd);
+  if (authority.includes("@")) fail(CREDENTIALS_HINT);
+  const tls = SCHEMES[scheme];
+  if (schemeMatch === null || tls === undefined) {
+    fail("only redis:// and rediss:// (TLS) URLs are supported");
+  }
+  if (tail.includes("?") || tail.includes("#")) {
+    fail(`unexpected query or fragment ${JSON.stringify(tail)}; give only host, port and database`);
+  }
+  const { host, port } = _parseAuthority(authority, fail);
+  const db = _parseDb(tail, fail);
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  return { host, port, db, tls: tls === true, url: `${scheme}://${shownHost}:${port}/${db}` };
+}
+
+/** The URL with anything between `://` and the last `@` of the authority replaced by `***`. */
+export function redactFleetUrl(url: string): string {
+  const schemeEnd = url.indexOf("://");
+  const start = schemeEnd < 0 ? 0 : schemeEnd + 3;
+  const authorityEnd = url.slice(start).search(/[/?#]/);
+  const end = authorityEnd < 0 ? url.length : start + authorityEnd;
+  const at = url.lastIndexOf("@", end - 1);
+  if (at < start) return url;
+  return `${url.slice(0, start)}***${url.slice(at)}`;
+}
+
+function _parseAuthority(
+  authority: string,
+  fail: (detail: string) => never,
+): { host: string; port: number } {
+  if (!authority.startsWith("[") && authority.indexOf(":") !== authority.lastIndexOf(":")) {
+    fail("an IPv6 address must be in brackets, as in redis://[::1]:6379/0");
+  }
+  const match = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(authority);
+  const hostPart = match?.[1] ?? "";
+  const portText = match?.[2];
+  if (match === null || hostPart === "" || hostPart === "[]") fail("no host name");
+  if (portText !== undefined && !/^\d{1,5}$/.test(portText)) {
+    fail(`port ${JSON.stringify(portText)} is not a number from 1 to 65535`);
+  }
+  const port = portText === undefined ? DEFAULT_PORT : Number(portText);
+  if (port < 1 || port > 65535) fail(`port "${port}" is not a number from 1 to 65535`);
+  let hostname: string;
+  try {
+    // The http scheme only borrows WHATWG's host rules: lower case, IDNA, IPv4/IPv6 forms.
+    hostname = new URL(`http://${hostPart}/`).hostname;
+  } catch {
+    return fail(`${JSON.stringify(hostPart)} is not a valid host name`);
+  }
+  return { host: hostname.startsWith("[") ? hostname.slice(1, -1) : hostname, port };
+}
+
+function _parseDb(tail: string, fail: (detail: string) => never): number {
+  if (tail === "" || tail === "/") return 0;
+  const text = tail.slice(1);
+  if (!/^\d{1,10}$/.test(text) || Number(text) > MAX_DB) {
+    fail(`database ${JSON.stringify(text)} is not a number from 0 to ${MAX_DB}`);
+  }
+  return Number(text);
+}

@@ -1,0 +1,195 @@
+/**
+ * {@linkcode Fleet} in process: several `MemoryFleet`s sharing one {@linkcode MemoryFleetState} are
+ * several hosts of a fleet. Same rules as the Redis engine (`scripts.ts`, step by step), on an
+ * injected {@linkcode Clock}, for fast tests of the semantics and of the program.
+ *
+ * ```ts
+ * using clock = new FakeClock();
+ * const state = new MemoryFleetState();
+ * const a = new MemoryFleet(state, { group: "web", hostId: "a", maxParallel: 1, canary: 0, clock });
+ * const b = new MemoryFleet(state, { group: "web", hostId: "b", maxParallel: 1, canary: 0, clock });
+ * ```
+ *
+ * Waiters are woken at once by every change (a freed slot, a finished canary, a halt) and also
+ * poll every `pollMs` on the clock, which is when expired leases and heartbeats are noticed.
+ *
+ * @module
+ */
+import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import {
+  type Fleet,
+  type FleetOptions,
+  FleetUnavailableError,
+  type FleetVersion,
+  type HostOutcome,
+  type RolloutStatus,
+  type SlotDecision,
+} from "./fleet.ts";
+import { MemoryEngine, type MemoryGroup, newGroup } from "./_memory_engine.ts";
+import { type CheckedOptions, checkOptions, checkVersion } from "./_validate.ts";
+
+const _GROUPS: unique symbol = Symbol("groups");
+
+/** The shared "server": pass one instance to every host's MemoryFleet. */
+export class MemoryFleetState {
+  /** Groups by name; reached through {@linkcode _group} so the data stays private. */
+  readonly [_GROUPS] = new Map<string, MemoryGroup>();
+}
+
+function _group(state: MemoryFleetState, name: string): MemoryGroup {
+  let group = state[_GROUPS].get(name);
+  if (group === undefined) {
+    group = newGroup();
+    state[_GROUPS].set(name, group);
+  }
+  return group;
+}
+
+export interface MemoryFleetOptions extends FleetOptions {
+  /** @default systemClock */
+  clock?: Clock;
+  /** How often a waiting host looks again (it is also woken by every change). @default 100 */
+  pollMs?: number;
+  /** Heartbeat TTL of a waiting host. @default max(leaseMs / 3, 5 * pollMs) */
+  waiterTtlMs?: number;
+}
+
+/** One host's view of an in-memory fleet; see the module doc. */
+export class MemoryFleet implements Fleet, AsyncDisposable {
+  readonly #o: CheckedOptions;
+  readonly #clock: Clock;
+  readonly #group: MemoryGroup;
+  #held: { version: FleetVersion; canary: boolean } | null = null;
+  readonly #canaryOf = new Map<string, boolean>();
+  #renewTimer: TimerHandle | null = null;
+  readonly #wakers = new Set<() => void>();
+  #closed = false;
+
+  constructor(state: MemoryFleetState, options: MemoryFleetOptions) {
+    this.#o = checkOptions(options);
+    this.#clock = options.clock ?? systemClock;
+    this.#group = _group(state, this.#o.group);
+  }
+
+  async acquire(version: FleetVersion, signal: AbortSignal): Promise<SlotDecision> {
+    checkVersion(version);
+    signal.throwIfAborted();
+    this.#checkOpen();
+    await Promise.resolve();
+    for (;;) {
+      const decision = this.#engine().acquire(this.#o, version);
+      if (decision.kind === "go") {
+        this.#held = { version, canary: decision.canary };
+        this.#canaryOf.clear();
+        this.#canaryOf.set(version.hash, decision.canary);
+        this.#scheduleRenewal();
+        return decision;
+      }
+      if (decision.kind === "halted") return decision;
+      try {
+        await this.#waitForWake(signal);
+      } catch (error) {
+        this.#engine().quit(this.#o.hostId, "gave up waiting");
+        throw error;
+      }
+      this.#checkOpen();
+    }
+  }
+
+  async finish(version: FleetVersion, outcome: HostOutcome): Promise<void> {
+    checkVersion(version);
+    this.#checkOpen();
+    await Promise.resolve();
+    if (this.#held?.version.hash === version.hash) this.#unhold();
+    this.#engine().finish(
+      this.#o.hostId,
+      version,
+      outcome,
+      this.#canaryOf.get(version.hash) ?? false,
+    );
+  }
+
+  async status(versionHash?: string): Promise<RolloutStatus> {
+    this.#checkOpen();
+    await Promise.resolve();
+    return this.#engine().status(this.#o.group, versionHash);
+  }
+
+  async resume(versionHash?: string): Promise<boolean> {
+    this.#checkOpen();
+    await Promise.resolve();
+    return this.#engine().resume(versionHash);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.resolve();
+    this.#unhold();
+    this.#engine().quit(this.#o.hostId, "shut down");
+    this.#shutDown();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Stops renewing and heartbeating without releasing anything, as if the process died. */
+  abandon(): void {
+    this.#unhold();
+    this.#shutDown();
+  }
+
+  #shutDown(): void {
+    this.#closed = true;
+    for (const wake of this.#wakers) wake();
+  }
+
+  #engine(): MemoryEngine {
+    return new MemoryEngine(this.#group, this.#clock.now());
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new FleetUnavailableError("Cannot use the in-memory fleet: it was closed");
+    }
+  }
+
+  #unhold(): void {
+    this.#renewTimer?.cancel();
+    this.#renewTimer = null;
+    this.#held = null;
+  }
+
+  #scheduleRenewal(): void {
+    this.#renewTimer?.cancel();
+    this.#renewTimer = this.#clock.setTimer(() => {
+      const held = this.#held;
+      if (held === null || this.#closed) return;
+      this.#engine().renew(this.#o, held.version, held.canary);
+      this.#scheduleRenewal();
+    }, this.#o.leaseMs / 3);
+  }
+
+  #waitForWake(signal: AbortSignal): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        timer.cancel();
+        this.#wakers.delete(done);
+        this.#group.listeners.delete(done);
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        timer.cancel();
+        this.#wakers.delete(done);
+        this.#group.listeners.delete(done);
+        reject(signal.reason);
+      };
+      const timer = this.#clock.setTimer(done, this.#o.pollMs);
+      this.#wakers.add(done);
+      this.#group.listeners.add(done);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
