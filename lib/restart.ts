@@ -19,7 +19,7 @@ import { getLogger } from "@logtape/logtape";
 import { type SupervisorFault, SupervisorUnavailableError } from "./errors.ts";
 import { formatDuration } from "./delay.ts";
 import type { ProgramFailure } from "./machine.ts";
-import type { ProcessInfo, SupervisorClient } from "./supervisor/client.ts";
+import type { MulticallResult, ProcessInfo, SupervisorClient } from "./supervisor/client.ts";
 import { STOPPED_STATES } from "./supervisor/states.ts";
 
 const log = getLogger(["releasemon", "restart"]);
@@ -113,19 +113,10 @@ function newTracker(info: ProcessInfo): Tracker {
  * or may not have arrived: the poll loop finds out and sends them again where needed.
  */
 async function stopAll(client: SupervisorClient, trackers: Tracker[], fail: Fail): Promise<void> {
-  let stops;
-  try {
-    stops = await client.multicall(
-      trackers.map((t) => ({
-        methodName: "supervisor.stopProcess",
-        params: [t.info.namespec, false],
-      })),
-    );
-  } catch (error) {
-    if (!(error instanceof SupervisorUnavailableError)) throw error;
-    log.warning("Stopping {programs}: {error}; checking their state", {
+  const stops = await callEach(client, "supervisor.stopProcess", trackers);
+  if (stops === null) {
+    log.warning("Cannot reach supervisord to stop {programs}; checking their state", {
       programs: trackers.map((t) => t.info.namespec).join(" "),
-      error: error.message,
     });
     return;
   }
@@ -137,6 +128,22 @@ async function stopAll(client: SupervisorClient, trackers: Tracker[], fail: Fail
       fail(tracker, describeFault(outcome.fault));
     }
   });
+}
+
+/** `method(namespec, wait=false)` for each tracker in one multicall; null when unreachable. */
+async function callEach(
+  client: SupervisorClient,
+  method: string,
+  trackers: readonly Tracker[],
+): Promise<MulticallResult[] | null> {
+  try {
+    return await client.multicall(
+      trackers.map((t) => ({ methodName: method, params: [t.info.namespec, false] })),
+    );
+  } catch (error) {
+    if (error instanceof SupervisorUnavailableError) return null;
+    throw error;
+  }
 }
 
 /** How long the poll loop rides out an unreachable supervisord before giving up on programs. */
@@ -258,19 +265,10 @@ async function startAll(
   ready: Tracker[],
   fail: (tracker: Tracker, reason: string) => void,
 ): Promise<void> {
-  let starts;
-  try {
-    starts = await client.multicall(
-      ready.map((t) => ({
-        methodName: "supervisor.startProcess",
-        params: [t.info.namespec, false],
-      })),
-    );
-  } catch (error) {
-    // Still "stopping" and STOPPED: the next poll tries again (ALREADY_STARTED if it got through).
-    if (error instanceof SupervisorUnavailableError) return;
-    throw error;
-  }
+  // Unreachable: they stay "stopping" and STOPPED, so the next poll tries again (and gets
+  // ALREADY_STARTED where the call did get through).
+  const starts = await callEach(client, "supervisor.startProcess", ready);
+  if (starts === null) return;
   starts.forEach((outcome, index) => {
     const tracker = ready[index]!;
     if (outcome.ok || outcome.fault.faultName === "ALREADY_STARTED") {

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { restartPrograms } from "../../lib/restart.ts";
+import { FakeSupervisor } from "../support/fake_supervisor.ts";
+
+const instant = () => Promise.resolve();
+
+async function targets(fake: FakeSupervisor) {
+  return await fake.client().getAllProcessInfo();
+}
+
+Deno.test("restartPrograms() stops all in one call, then starts each once it is down", async () => {
+  const fake = new FakeSupervisor().add("g:a").add("g:b").add("g:c");
+  const before = await targets(fake);
+  const result = await restartPrograms(fake.client(), before, { sleep: instant });
+  assert.deepEqual(result, { restarted: ["g:a", "g:b", "g:c"], failed: [], pending: [] });
+  assert.equal(fake.calls.filter((c) => c === "supervisor.stopProcess").length, 3);
+  assert.equal(fake.calls.filter((c) => c === "supervisor.startProcess").length, 3);
+  for (const info of await targets(fake)) {
+    assert.notEqual(info.pid, before.find((b) => b.namespec === info.namespec)!.pid);
+  }
+});
+
+Deno.test("restartPrograms() still starts what it stopped when the stop answer is lost", async () => {
+  const fake = new FakeSupervisor().add("g:a").add("g:b");
+  fake.failNext("supervisor.stopProcess", 1, { applied: true });
+  const result = await restartPrograms(fake.client(), await targets(fake), { sleep: instant });
+  assert.deepEqual(result.restarted, ["g:a", "g:b"]);
+  assert.equal([...fake.processes.values()].every((p) => p.state === "RUNNING"), true);
+});
+
+Deno.test("restartPrograms() sends the stop again when it never arrived", async () => {
+  const fake = new FakeSupervisor().add("g:a");
+  fake.failNext("supervisor.stopProcess", 1);
+  const result = await restartPrograms(fake.client(), await targets(fake), { sleep: instant });
+  assert.deepEqual(result.restarted, ["g:a"]);
+  assert.equal(fake.calls.filter((c) => c === "supervisor.stopProcess").length, 1);
+});
+
+Deno.test("restartPrograms() retries a start that could not be sent", async () => {
+  const fake = new FakeSupervisor().add("g:a");
+  fake.failNext("supervisor.startProcess", 2);
+  const result = await restartPrograms(fake.client(), await targets(fake), { sleep: instant });
+  assert.deepEqual(result.restarted, ["g:a"]);
+  assert.equal(fake.processes.get("g:a")!.state, "RUNNING");
+});
+
+Deno.test("restartPrograms() rides out a short outage while polling", async () => {
+  const fake = new FakeSupervisor().add("g:a");
+  const infos = await targets(fake);
+  fake.failNext("supervisor.getAllProcessInfo", 3);
+  const result = await restartPrograms(fake.client(), infos, { sleep: instant });
+  assert.deepEqual(result.restarted, ["g:a"]);
+});
+
+Deno.test("restartPrograms() waits through BACKOFF and reports FATAL with the stderr hint", async () => {
+  const fake = new FakeSupervisor().add("g:ok").add("g:flaky").add("g:broken");
+  fake.onStart("g:flaky", ["STARTING", "BACKOFF", "STARTING", "RUNNING"]);
+  fake.onStart("g:broken", ["STARTING", "BACKOFF", "FATAL"]);
+  const result = await restartPrograms(fake.client(), await targets(fake), { sleep: instant });
+  assert.deepEqual(result.restarted.sort(), ["g:flaky", "g:ok"]);
+  assert.deepEqual(result.failed, [{
+    namespec: "g:broken",
+    reason: "FATAL after start; see that program's stderr log",
+  }]);
+});
+
+Deno.test("restartPrograms() reports a program removed during the restart", async () => {
+  const fake = new FakeSupervisor().add("g:a").add("g:gone");
+  const infos = await targets(fake);
+  fake.processes.delete("g:gone");
+  const result = await restartPrograms(fake.client(), infos, { sleep: instant });
+  assert.deepEqual(result.restarted, ["g:a"]);
+  assert.equal(result.failed[0]!.namespec, "g:gone");
+});
