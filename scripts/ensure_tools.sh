@@ -17,6 +17,7 @@ ensure_tools() {
   local missing=()
   command -v supervisord >/dev/null 2>&1 || missing+=(supervisor)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the fleet's TLS test makes a CA
   if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing ${missing[*]} with apt-get..." >&2
     export DEBIAN_FRONTEND=noninteractive
