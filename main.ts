@@ -16,11 +16,7 @@ import { parseConfig } from "./lib/config.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./lib/errors.ts";
 import { redact, setupLogging } from "./lib/log.ts";
 import { run } from "./lib/run.ts";
-import { systemClock } from "./lib/clock.ts";
 import type { Config } from "./lib/config.ts";
-import { FleetCoordinator } from "./lib/fleet/coordinator.ts";
-import { RedisFleet } from "./lib/fleet/redis_fleet.ts";
-import { formatStatusJson, formatStatusText } from "./lib/fleet/status_format.ts";
 import { createClient } from "./lib/supervisor/client.ts";
 import { readConfConnection } from "./lib/supervisor/conf_file.ts";
 import { VersionWatcher } from "./lib/watch/watcher.ts";
@@ -80,44 +76,6 @@ async function connectionSettings(config: Config) {
   };
 }
 
-function createFleet(config: Config): RedisFleet {
-  const fleet = config.fleet!;
-  return new RedisFleet(fleet.url, fleet.password, {
-    group: fleet.name,
-    hostId: fleet.hostId ?? Deno.hostname(),
-    maxParallel: fleet.maxParallel,
-    canary: fleet.canary,
-    leaseMs: fleet.leaseMs,
-  });
-}
-
-/** Connects at start-up so a wrong URL or password shows at once; never fatal (policy retries). */
-async function connectFleet(fleet: RedisFleet): Promise<void> {
-  try {
-    await fleet.connect();
-    getLogger(["releasemon", "fleet"]).info("Connected to the fleet at {url}", { url: fleet.url });
-  } catch (error) {
-    getLogger(["releasemon", "fleet"]).warning("Cannot reach the fleet at start-up: {error}", {
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
-}
-
-/** `--fleet-status` / `--fleet-resume`: one question to the fleet, answered on stdout. */
-async function fleetCommand(config: Config, mode: "status" | "resume"): Promise<number> {
-  await using fleet = createFleet(config);
-  await fleet.connect();
-  if (mode === "resume") {
-    const cleared = await fleet.resume();
-    writeAll(Deno.stdout, cleared ? "Halt cleared\n" : "No halt to clear\n");
-    return EXIT_OK;
-  }
-  const status = await fleet.status();
-  const text = config.logFormat === "json" ? formatStatusJson(status) : formatStatusText(status);
-  writeAll(Deno.stdout, `${text}\n`);
-  return EXIT_OK;
-}
-
 export async function main(argv: string[]): Promise<number> {
   const env = readEnvironment();
   const color = Deno.stderr.isTerminal() && env.NO_COLOR === undefined;
@@ -132,7 +90,9 @@ export async function main(argv: string[]): Promise<number> {
     if (config.fleet?.password) secrets = [...secrets, config.fleet.password];
     if (config.fleetMode) {
       await setupLogging({ level: config.logLevel, format: "text", secrets });
-      return await fleetCommand(config, config.fleetMode);
+      const { fleetCommand } = await import("./lib/fleet/setup.ts");
+      writeAll(Deno.stdout, `${await fleetCommand(config, config.fleetMode)}\n`);
+      return EXIT_OK;
     }
     const connection = await connectionSettings(config);
     if (connection.password) secrets = [...secrets, connection.password];
@@ -143,8 +103,10 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
     const client = createClient({ ...connection, timeoutMs: config.rpcTimeoutMs });
-    const fleet = config.fleet ? createFleet(config) : null;
-    if (fleet) await connectFleet(fleet);
+    // Loaded only with --fleet: the Redis client costs ~12 MB of memory.
+    const fleet = config.fleet
+      ? await (await import("./lib/fleet/setup.ts")).startFleet(config)
+      : null;
     const watcher = new VersionWatcher(config.versionFile, {
       settleMs: config.settleMs,
       recheckMs: config.recheckMs,
@@ -168,12 +130,7 @@ export async function main(argv: string[]): Promise<number> {
       await run(config, {
         client,
         watcher,
-        fleet: fleet
-          ? new FleetCoordinator(fleet, {
-            onError: config.fleet!.onError,
-            timeoutMs: config.fleet!.timeoutMs,
-          }, systemClock)
-          : null,
+        fleet: fleet?.coordinator ?? null,
         self: {
           pid: Deno.pid,
           processName: config.selfProcessName,

@@ -1,0 +1,55 @@
+/**
+ * Building the fleet from the configuration (loaded by main.ts only with `--fleet`, so hosts
+ * without it never load the Redis client).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { systemClock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import { FleetCoordinator } from "./coordinator.ts";
+import { RedisFleet } from "./redis_fleet.ts";
+import { formatStatusJson, formatStatusText } from "./status_format.ts";
+
+const log = getLogger(["releasemon", "fleet"]);
+
+export function createFleet(config: Config): RedisFleet {
+  const fleet = config.fleet!;
+  return new RedisFleet(fleet.url, fleet.password, {
+    group: fleet.name,
+    hostId: fleet.hostId ?? Deno.hostname(),
+    maxParallel: fleet.maxParallel,
+    canary: fleet.canary,
+    leaseMs: fleet.leaseMs,
+  });
+}
+
+/** The fleet for a running releasemon: connected at start-up when possible (never fatal). */
+export async function startFleet(
+  config: Config,
+): Promise<{ coordinator: FleetCoordinator; close(): Promise<void> }> {
+  const fleet = createFleet(config);
+  try {
+    await fleet.connect();
+    log.info("Connected to the fleet at {url}", { url: fleet.url });
+  } catch (error) {
+    // --fleet-on-error decides what a restart does while Redis is unreachable.
+    log.warning("Cannot reach the fleet at start-up: {error}", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+  const coordinator = new FleetCoordinator(fleet, {
+    onError: config.fleet!.onError,
+    timeoutMs: config.fleet!.timeoutMs,
+  }, systemClock);
+  return { coordinator, close: () => fleet.close() };
+}
+
+/** `--fleet-status` / `--fleet-resume`: one question to the fleet; returns the text to print. */
+export async function fleetCommand(config: Config, mode: "status" | "resume"): Promise<string> {
+  await using fleet = createFleet(config);
+  await fleet.connect();
+  if (mode === "resume") return (await fleet.resume()) ? "Halt cleared" : "No halt to clear";
+  const status = await fleet.status();
+  return config.logFormat === "json" ? formatStatusJson(status) : formatStatusText(status);
+}
