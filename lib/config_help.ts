@@ -91,7 +91,8 @@ export const HELP: Readonly<Record<string, string>> = {
   serverurl: "supervisord's URL, unix:///path or http://host:port (default: " +
     "$SUPERVISOR_SERVER_URL, which supervisord sets for its children, else " +
     `${DEFAULT_SERVER_URL})`,
-  username: "user name for supervisord (default: $SUPERVISOR_USERNAME)",
+  username: "user name for supervisord (default: $SUPERVISOR_USERNAME; supervisord does not " +
+    "pass its credentials to its children: set them with environment= or use -c)",
   password_file: "read the password from FILE (default: $SUPERVISOR_PASSWORD; there is no " +
     "password flag)",
   rpc_timeout: "give up on a supervisord call after SECONDS (default: 10)",

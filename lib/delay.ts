@@ -44,7 +44,10 @@ export function backoffMs(attempt: number, options: BackoffOptions = {}): number
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const seconds = ms / 1000;
-  if (seconds < 60) return `${Number(seconds.toFixed(1))} seconds`;
+  if (seconds < 60) {
+    const rounded = Number(seconds.toFixed(1));
+    return `${rounded} second${rounded === 1 ? "" : "s"}`;
+  }
   const minutes = Math.floor(seconds / 60);
   const rest = Math.round(seconds - minutes * 60);
   const minuteText = `${minutes} minute${minutes === 1 ? "" : "s"}`;

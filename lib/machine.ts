@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { backoffMs, restartDelayMs } from "./delay.ts";
+import { backoffMs, formatDuration, restartDelayMs } from "./delay.ts";
 import { quoteVersion } from "./log.ts";
 
 /** A version as the machine needs it: identity (hash) and a display label. */
@@ -232,12 +232,13 @@ function onCatchUp(
     commands: [
       log(
         "warning",
-        "Catch-up: {count} program(s) started before version {version} appeared; restarting them in {delayMs} ms: {programs}",
+        "Catch-up: {count} program(s) started before version {version} appeared; restarting them in {delay}: {programs}",
         {
           count: namespecs.length,
           version: quoteVersion(version.label),
           delayMs,
           programs: namespecs.join(" "),
+          delay: formatDuration(delayMs),
         },
       ),
       { type: "StartTimer", timerId, delayMs, purpose: "delay" },
@@ -257,10 +258,10 @@ function startCycle(state: MachineState, context: MachineContext): Transition {
   return {
     state: { ...state, phase: "delaying", cycle, timerId },
     commands: [
-      log("info", "New version {version} (was {previous}); restarting in {delayMs} ms", {
+      log("info", "New version {version} (was {previous}); restarting in {delay}", {
         version: quoteVersion(version.label),
         previous: cycle.previous ? quoteVersion(cycle.previous.label) : "none",
-        delayMs,
+        delay: formatDuration(delayMs),
       }),
       { type: "StartTimer", timerId, delayMs, purpose: "delay" },
     ],
@@ -379,12 +380,13 @@ function onUnavailable(state: MachineState, reason: string): Transition {
     commands.push(
       log(
         "warning",
-        "Cannot restart for version {version}: {reason}; retry {attempt} in {delayMs} ms",
+        "Cannot restart for version {version}: {reason}; retry {attempt} in {delay}",
         {
           version: quoteVersion(cycle.version.label),
           reason,
           attempt: cycle.attempt,
           delayMs,
+          delay: formatDuration(delayMs),
         },
       ),
     );

@@ -72,7 +72,7 @@ export function skipReason(state: ProcessStateName, selection: TargetSelection):
     case "FATAL":
       return selection.revive ? null : `${state} (use --revive to start it with the new release)`;
     case "STOPPED":
-      return "STOPPED (stopped by the operator; left stopped)";
+      return "STOPPED (a restart never starts a stopped program)";
     case "EXITED":
       return "EXITED (not running; left as it is)";
     case "STOPPING":

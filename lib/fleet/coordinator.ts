@@ -8,7 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import { type Clock, sleep } from "../clock.ts";
 import { backoffMs, formatDuration } from "../delay.ts";
-import { type Fleet, type FleetVersion, type HostOutcome } from "./fleet.ts";
+import type { Fleet, FleetVersion, HostOutcome } from "./fleet.ts";
 
 const log = getLogger(["releasemon", "fleet"]);
 

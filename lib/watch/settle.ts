@@ -2,10 +2,11 @@
  * When to read the version file after file-system hints (a pure reducer over (state, hint, now)),
  * and whether what was read is worth reporting (a pure reducer over (state, read)).
  *
- * A fixed settle window adds its whole length to every restart. Instead, a hint that says a
- * write is complete (the close after writing, a rename landing the name, a symlink swap) is read
- * after only `quickSettleMs` of quiet; a hint that says a write is still going on (a bare modify:
- * a writer between writes, or a touch) or that something went away waits `settleMs` of quiet;
+ * A fixed settle window adds its whole length to every restart. Instead, a hint that says the
+ * new content landed atomically (a rename onto the name, a symlink swapped — what deploy tools
+ * do) is read after only `quickSettleMs` of quiet; an in-place write, even once closed, may be
+ * followed by more (a script writing in a loop, an editor, a slow copy), so it waits `settleMs`
+ * of quiet, as does anything that went away;
  * and once more than one write is seen (a burst) every hint pushes the read to `settleMs` after
  * it, but never past `maxSettleMs` after the first hint, so a file rewritten forever is still read.
  *
@@ -19,8 +20,9 @@ import type { Version, VersionRead } from "./version_file.ts";
 
 /**
  * What a hint says about the write.
- * - `landed`: a write completed (close after write, rename onto the name, a symlink swapped).
- * - `writing`: a write is in progress or the file was only touched (modify, create).
+ * - `landed`: new content landed atomically (a rename onto the name, a symlink swapped).
+ * - `writing`: written in place (modify, the close after it, create, touch, chmod): more writes
+ *   may follow.
  * - `removed`: something on the path went away (deleted, renamed away, a watched directory moved).
  */
 export type Hint = "landed" | "writing" | "removed";
@@ -164,9 +166,11 @@ export function hintFor(kind: string, role: HintRole): Hint {
   if (role === "self") return "removed";
   if (kind === "remove") return "removed";
   if (role === "link") return "landed";
-  if (kind === "access" || kind === "rename") return "landed";
-  // create (an empty file, opened for writing), modify (written, truncated, touched, chmod-ed),
-  // and anything unknown: wait for the write to finish.
+  if (kind === "rename") return "landed";
+  // access (the close after an in-place write: the writer may write again, as a shell loop or
+  // a slow copy does), create (an empty file, opened for writing), modify (written, truncated,
+  // touched, chmod-ed), and anything unknown: wait for the writes to stop. Deploys that want the
+  // fastest reaction write a temp file and rename it over, which lands in one event.
   return "writing";
 }
 

@@ -32,6 +32,7 @@ Deno.test("formatDuration() writes durations for humans", () => {
   assert.equal(formatDuration(250), "250 ms");
   assert.equal(formatDuration(12_500), "12.5 seconds");
   assert.equal(formatDuration(10_000), "10 seconds");
+  assert.equal(formatDuration(1_000), "1 second");
   assert.equal(formatDuration(125_000), "2 minutes 5 seconds");
   assert.equal(formatDuration(60_000), "1 minute");
 });

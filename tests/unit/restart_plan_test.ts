@@ -71,7 +71,7 @@ Deno.test("planRestart() with -a restarts everything running except itself, sort
   ]);
   assert.match(
     plan.skipped.find((s) => s.namespec === "cron:cron")!.reason,
-    /stopped by the operator/,
+    /a restart never starts a stopped program/,
   );
   assert.match(plan.skipped.find((s) => s.namespec === "broken:broken")!.reason, /--revive/);
 });
