@@ -1,0 +1,190 @@
+// The version file as real deploy tools write it: rename over it (Ansible, rsync), write it in
+// place (`echo v > VERSION`), swap a Capistrano `current` symlink, swap a Kubernetes ConfigMap
+// `..data` link; plus the same content rewritten, a burst of writes, and delete-then-recreate.
+// Every deploy must restart the target exactly once, to the content it ends with.
+//
+// One supervisord with one target (app); each step starts its own releasemon [program] watching
+// its own file, prepared before supervisord starts (so start-up catch-up restarts nothing).
+import assert from "node:assert/strict";
+import {
+  deploy,
+  matchingLines,
+  pids,
+  readLog,
+  releasemonInstance,
+  sleep,
+  startInstance,
+  startSupervisordWith,
+  stopInstance,
+  waitForLog,
+  waitForRunning,
+} from "../support/releasemon.ts";
+
+const APP = "app:app";
+
+/** Version file (PATH) of each releasemon, relative to the supervisord dir. */
+const PATHS = {
+  atomic: "atomic/VERSION",
+  inplace: "inplace/VERSION",
+  capistrano: "capistrano/current/VERSION",
+  configmap: "configmap/VERSION",
+  same: "same/VERSION",
+  burst: "burst/VERSION",
+  burst_paced: "burst_paced/VERSION",
+  recreate: "recreate/VERSION",
+};
+type Instance = keyof typeof PATHS;
+
+/** The versions a releasemon's log says it applied, in order. */
+function appliedVersions(log: string): string[] {
+  return matchingLines(log, /Version ".*" applied: /).map((line) =>
+    JSON.parse(line.match(/Version (".*") applied: /)![1]!)
+  );
+}
+
+Deno.test("every deploy style restarts the target once per new version", async (t) => {
+  await using sv = await startSupervisordWith(
+    {
+      programs: [{ name: "app", command: "sleep 3600" }],
+      files: {
+        [PATHS.atomic]: "a1\n",
+        [PATHS.inplace]: "i1\n",
+        [PATHS.same]: "s1\n",
+        [PATHS.burst]: "b0\n",
+        [PATHS.burst_paced]: "p0\n",
+        [PATHS.recreate]: "d1\n",
+      },
+      deferStart: true,
+    },
+    (sv) =>
+      Object.entries(PATHS).map(([name, path]) =>
+        releasemonInstance(sv, name, [`${sv.dir}/${path}`, "app"])
+      ),
+  );
+  const capistrano = `${sv.dir}/capistrano`;
+  const configmap = `${sv.dir}/configmap`;
+  await deploy.symlinkSwap(capistrano, "1", "r1\n");
+  await deploy.configMap(configmap, "2024_01_01_00_00_00.1", "c1\n");
+  await sv.start();
+
+  const path = (instance: Instance) => `${sv.dir}/${PATHS[instance]}`;
+
+  /**
+   * Starts `instance`, deploys each version with `write` once the previous one is applied, and
+   * stops it; checks one restart (one new pid) per version. Returns the whole log.
+   */
+  async function deployEach(
+    instance: Instance,
+    versions: string[],
+    write: (version: string, index: number) => Promise<void>,
+  ): Promise<string> {
+    await startInstance(sv, instance);
+    try {
+      const seen = [(await waitForRunning(sv, [APP]))[APP]];
+      for (const [index, version] of versions.entries()) {
+        await sleep(600); // a program stopped within ms of its spawn can miss SIGTERM
+        await write(version, index);
+        const log = await waitForLog(
+          sv,
+          new RegExp(`Version "${version}" applied`),
+          30_000,
+          `${instance}.log`,
+        );
+        // Applied once, and nothing else applied since the previous deploy.
+        assert.deepEqual(appliedVersions(log), versions.slice(0, index + 1), log);
+        seen.push((await pids(sv))[APP]);
+      }
+      assert.equal(new Set(seen).size, versions.length + 1, `pids ${seen.join(" → ")}`);
+    } finally {
+      await stopInstance(sv, instance);
+    }
+    const log = await readLog(sv, `${instance}.log`);
+    assert.deepEqual(appliedVersions(log), versions);
+    assert.equal(matchingLines(log, /Restarted app:app /).length, versions.length, log);
+    return log;
+  }
+
+  await t.step("write-and-rename, three deploys in a row", async () => {
+    await deployEach("atomic", ["a2", "a3", "a4"], (v) => deploy.atomic(path("atomic"), `${v}\n`));
+  });
+
+  await t.step("in-place write (echo v > VERSION), three deploys in a row", async () => {
+    await deployEach(
+      "inplace",
+      ["i2", "i3", "i4"],
+      (v) => deploy.inPlace(path("inplace"), `${v}\n`),
+    );
+  });
+
+  await t.step("Capistrano current -> releases/N symlink swap, three swaps", async () => {
+    const log = await deployEach(
+      "capistrano",
+      ["r2", "r3", "r4"],
+      (v, i) => deploy.symlinkSwap(capistrano, String(i + 2), `${v}\n`),
+    );
+    assert.match(log, /New version "?r4"? \(was "?r3"?\)/);
+  });
+
+  await t.step("Kubernetes ConfigMap ..data swap, three swaps", async () => {
+    await deployEach(
+      "configmap",
+      ["c2", "c3", "c4"],
+      (v, i) => deploy.configMap(configmap, `2024_01_01_00_00_0${i + 1}.${i + 2}`, `${v}\n`),
+    );
+  });
+
+  await t.step("the same content rewritten restarts nothing", async () => {
+    // Rewritten both ways, then a real new version: the only restart must be for that one.
+    const log = await deployEach("same", ["s2"], async (v) => {
+      await deploy.atomic(path("same"), "s1\n");
+      await deploy.inPlace(path("same"), "s1\n");
+      await sleep(500);
+      await deploy.atomic(path("same"), `${v}\n`);
+    });
+    assert.match(log, /New version "?s2"? \(was "?s1"?\)/);
+  });
+
+  await t.step(
+    "a burst of 20 back-to-back writes gives one restart, to the final content",
+    async () => {
+      const log = await deployEach("burst", ["b20"], async () => {
+        for (let i = 1; i <= 20; i++) await deploy.inPlace(path("burst"), `b${i}\n`);
+      });
+      assert.match(log, /New version "?b20"? \(was "?b0"?\)/);
+    },
+  );
+
+  await t.step(
+    "a burst of 20 writes 30 ms apart gives one restart, to the final content",
+    async () => {
+      // A script looping `echo $i > VERSION; sleep 0.03`: each gap well inside the 200 ms --settle
+      // ("a tool writing several times in a row", lib/watch/settle.ts), the whole burst well inside
+      // the 5 s longest settle.
+      const log = await deployEach("burst_paced", ["p20"], async () => {
+        for (let i = 1; i <= 20; i++) {
+          await deploy.inPlace(path("burst_paced"), `p${i}\n`);
+          await sleep(30);
+        }
+      });
+      assert.match(log, /New version "?p20"? \(was "?p0"?\)/);
+    },
+  );
+
+  await t.step("the file deleted, then recreated with new content: one restart", async () => {
+    const log = await deployEach("recreate", ["d2"], async (v) => {
+      await Deno.remove(path("recreate"));
+      await waitForLog(sv, /deleted; waiting for it to come back/, 30_000, "recreate.log");
+      await sleep(300);
+      await deploy.inPlace(path("recreate"), `${v}\n`);
+    });
+    assert.match(
+      log,
+      new RegExp(
+        `WARN {2}\\[\\w+\\] Version file ${
+          RegExp.escape(path("recreate"))
+        } deleted; waiting for it`,
+      ),
+    );
+    assert.match(log, /New version "?d2"? \(was "?d1"?\)/);
+  });
+});
