@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import { type Clock, sleep } from "../clock.ts";
 import { backoffMs, formatDuration } from "../delay.ts";
+import { quoteVersion } from "../log.ts";
 import type { Fleet, FleetVersion, HostOutcome } from "./fleet.ts";
 
 const log = getLogger(["releasemon", "fleet"]);
@@ -33,18 +34,20 @@ export class FleetCoordinator {
   /** Waits for this host's turn; see {@link FleetPolicy} for an unreachable engine. */
   async gate(version: FleetVersion, signal: AbortSignal): Promise<GateDecision> {
     const started = this.clock.now();
-    log.info("Waiting for a fleet slot for version {version}", { version: version.label });
+    log.info("Waiting for a fleet slot for version {version}", {
+      version: quoteVersion(version.label),
+    });
     for (let attempt = 0;; attempt++) {
       try {
         const decision = await this.fleet.acquire(version, signal);
         if (decision.kind === "halted") {
           log.error("FLEET ROLLOUT HALTED for version {version}: {reason}; skipping it here", {
-            version: version.label,
+            version: quoteVersion(version.label),
             reason: decision.reason,
           });
         } else {
           log.info("Fleet slot granted for version {version}{canary}", {
-            version: version.label,
+            version: quoteVersion(version.label),
             canary: decision.canary ? " (canary)" : "",
           });
         }
@@ -56,7 +59,11 @@ export class FleetCoordinator {
         if (this.policy.onError === "proceed" && waitedMs >= this.policy.timeoutMs) {
           log.warning(
             "Fleet unreachable for {waited}: restarting for version {version} WITHOUT coordination (--fleet-on-error proceed): {error}",
-            { waited: formatDuration(waitedMs), version: version.label, error: error.message },
+            {
+              waited: formatDuration(waitedMs),
+              version: quoteVersion(version.label),
+              error: error.message,
+            },
           );
           return { kind: "uncoordinated" };
         }
@@ -64,9 +71,11 @@ export class FleetCoordinator {
         // default lease) counts as gone, and a gone canary would halt the version.
         const delayMs = backoffMs(attempt, { initialMs: 500, maxMs: 5_000 });
         if (attempt < 3 || attempt % 10 === 0) {
-          log.warning("Cannot reach the fleet: {error}; version {version} kept, retry in {delay}", {
+          // A refused password never fixes itself: an error for a person, still retried.
+          const level = (error as { authRefused?: boolean }).authRefused ? "error" : "warning";
+          log[level]("Cannot use the fleet: {error}; version {version} kept, retry in {delay}", {
             error: error.message,
-            version: version.label,
+            version: quoteVersion(version.label),
             delay: formatDuration(delayMs),
           });
         }
@@ -82,7 +91,7 @@ export class FleetCoordinator {
         await this.fleet.finish(version, outcome);
         if (!outcome.ok) {
           log.error("Version {version} marked failed for the fleet: {detail}", {
-            version: version.label,
+            version: quoteVersion(version.label),
             detail: outcome.detail,
           });
         }
@@ -99,7 +108,7 @@ export class FleetCoordinator {
     }
     log.error(
       "Gave up reporting version {version} to the fleet; its slot frees itself when the lease expires",
-      { version: version.label },
+      { version: quoteVersion(version.label) },
     );
   }
 }

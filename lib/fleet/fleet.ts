@@ -67,6 +67,12 @@ export interface RolloutStatus {
 /** The engine is unreachable or answered with an error; callers retry or proceed per policy. */
 export class FleetUnavailableError extends Error {
   override name = "FleetUnavailableError";
+  /** True when the server refused our credentials: a person has to fix it. */
+  readonly authRefused: boolean;
+  constructor(message: string, options?: ErrorOptions & { authRefused?: boolean }) {
+    super(message, options);
+    this.authRefused = options?.authRefused ?? false;
+  }
 }
 
 export interface Fleet {

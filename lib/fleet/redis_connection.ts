@@ -168,9 +168,10 @@ export class RedisConnection {
 
   #unavailable(prefix: string, error: unknown): FleetUnavailableError {
     const detail = this.#scrub(_describe(error, this.#password !== null));
+    const message = error instanceof Error ? error.message : String(error);
     return new FleetUnavailableError(
       `${prefix} ${JSON.stringify(this.endpoint.url)}: ${detail}`,
-      { cause: error },
+      { cause: error, authRefused: /^(WRONGPASS|NOAUTH)|invalid password/.test(message) },
     );
   }
 

@@ -34,7 +34,8 @@ export async function startFleet(
     log.info("Connected to the fleet at {url}", { url: fleet.url });
   } catch (error) {
     // --fleet-on-error decides what a restart does while Redis is unreachable.
-    log.warning("Cannot reach the fleet at start-up: {error}", {
+    const refused = (error as { authRefused?: boolean }).authRefused === true;
+    log[refused ? "error" : "warning"]("Cannot reach the fleet at start-up: {error}", {
       error: error instanceof Error ? error.message : String(error),
     });
   }
