@@ -109,6 +109,10 @@ Deno.test("runHook() gives the hook exactly the RELEASEMON_ variables plus its o
       RELEASEMON_RESTARTED: "web",
       RELEASEMON_FAILED: "workers:w1",
       RELEASEMON_FAILED_REASONS: "workers:w1: SPAWN_ERROR see log",
+      RELEASEMON_UNTOUCHED: "",
+      RELEASEMON_RECREATED: "",
+      RELEASEMON_ADDED: "",
+      RELEASEMON_REMOVED: "",
       RELEASEMON_REASON: "1 of 2 failed",
     });
     assert.ok(dump.split("\0").some((entry) => entry.startsWith("PATH=")), "inherits PATH");
