@@ -50,6 +50,8 @@ type Phase = "stopping" | "starting" | "done";
 interface Tracker {
   info: ProcessInfo;
   phase: Phase;
+  /** A startProcess call was sent whose answer never came (it may have started it). */
+  startUncertain?: boolean;
   /** When startProcess was requested (performance.now()). */
   startRequestedAt: number;
   /** False until a stopProcess call for it is known to have reached supervisord. */
@@ -139,12 +141,18 @@ async function callEach(
   try {
     return await client.multicall(
       trackers.map((t) => ({ methodName: method, params: [t.info.namespec, false] })),
+      // supervisord forks each program inside a start call, one after another: on a busy host
+      // that is tens of ms per program, so a large batch needs more than the usual timeout.
+      { timeoutMs: MULTICALL_BASE_TIMEOUT_MS + MULTICALL_PER_PROGRAM_MS * trackers.length },
     );
   } catch (error) {
     if (error instanceof SupervisorUnavailableError) return null;
     throw error;
   }
 }
+
+const MULTICALL_BASE_TIMEOUT_MS = 10_000;
+const MULTICALL_PER_PROGRAM_MS = 250;
 
 /** How long the poll loop rides out an unreachable supervisord before giving up on programs. */
 const UNREACHABLE_GRACE_MS = 30_000;
@@ -213,7 +221,12 @@ async function follow(
         fail(tracker, "removed from supervisord during the restart");
       } else if (tracker.phase === "stopping") {
         if (STOPPED_STATES.includes(current.state)) readyToStart.push(tracker);
-        else if (!tracker.stopSent && current.state !== "STOPPING") toStop.push(tracker);
+        else if (tracker.startUncertain && current.state !== "STOPPING") {
+          // Our start got through although its answer did not: follow it to RUNNING.
+          tracker.phase = "starting";
+          tracker.startRequestedAt = performance.now();
+          observeStart(tracker, current, result, fail);
+        } else if (!tracker.stopSent && current.state !== "STOPPING") toStop.push(tracker);
       } else {
         observeStart(tracker, current, result, fail);
       }
@@ -268,7 +281,10 @@ async function startAll(
   // Unreachable: they stay "stopping" and STOPPED, so the next poll tries again (and gets
   // ALREADY_STARTED where the call did get through).
   const starts = await callEach(client, "supervisor.startProcess", ready);
-  if (starts === null) return;
+  if (starts === null) {
+    for (const tracker of ready) tracker.startUncertain = true;
+    return;
+  }
   starts.forEach((outcome, index) => {
     const tracker = ready[index]!;
     if (outcome.ok || outcome.fault.faultName === "ALREADY_STARTED") {

@@ -205,11 +205,14 @@ export class SupervisorClient {
    * Runs several calls in one round trip. supervisord runs them in order and waits for each
    * deferred one before the next, so pass `wait=false` where parallelism matters.
    */
-  async multicall(calls: readonly MulticallEntry[]): Promise<MulticallResult[]> {
+  async multicall(
+    calls: readonly MulticallEntry[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<MulticallResult[]> {
     if (calls.length === 0) return [];
     const value = await this.call("system.multicall", [
       calls.map((c) => ({ methodName: c.methodName, params: c.params })),
-    ]);
+    ], options);
     if (!Array.isArray(value) || value.length !== calls.length) {
       throw shapeError("system.multicall", `an array of ${calls.length} results`);
     }

@@ -72,3 +72,12 @@ Deno.test("restartPrograms() reports a program removed during the restart", asyn
   assert.deepEqual(result.restarted, ["g:a"]);
   assert.equal(result.failed[0]!.namespec, "g:gone");
 });
+
+Deno.test("restartPrograms() follows a start whose answer was lost (a slow, large batch)", async () => {
+  const fake = new FakeSupervisor().add("g:a").add("g:b");
+  fake.failNext("supervisor.startProcess", 1, { applied: true });
+  const result = await restartPrograms(fake.client(), await targets(fake), { sleep: instant });
+  assert.deepEqual(result, { restarted: ["g:a", "g:b"], failed: [], pending: [] });
+  // Started once each: no second start for programs that were already starting.
+  assert.equal(fake.calls.filter((c) => c === "supervisor.startProcess").length, 2);
+});
