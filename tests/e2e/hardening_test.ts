@@ -257,3 +257,36 @@ Deno.test("--revive, --dry-run and start-up warnings", async (t) => {
     await stopInstance(sv, "dry");
   });
 });
+
+Deno.test("-c reads the server and credentials from supervisord.conf like supervisorctl", async () => {
+  const auth = { username: "deploy", password: "c0nf-Secret" };
+  await using sv = await startSupervisordWith({
+    auth,
+    programs: [{ name: "app", command: "sleep 3600" }],
+    files: { "VERSION": "v1\n" },
+  }, (sv) => [
+    releasemonInstance(sv, "rm", [`${sv.dir}/VERSION`, "app", "-c", sv.configPath], {
+      // What supervisord tells its children is overridden by a wrong URL and no credentials:
+      // only the configuration file can get releasemon in.
+      extra: { environment: 'SUPERVISOR_SERVER_URL="unix:///nonexistent/supervisor.sock"' },
+    }),
+  ]);
+  await waitForRunning(sv, ["app:app"]);
+  const log = await startInstance(sv, "rm");
+  assert.match(
+    log,
+    /supervisord connection settings from \[supervisorctl\] in .*supervisord\.conf/,
+  );
+  await sleep(500);
+  const before = await pids(sv);
+  await deploy.atomic(`${sv.dir}/VERSION`, "v2\n");
+  const text = await waitForLog(
+    sv,
+    /Version "v2" applied: 1 restarted, 0 failed/,
+    30_000,
+    "rm.log",
+  );
+  assert.deepEqual(changedPids(before, await pids(sv)).filter((n) => n === "app:app"), ["app:app"]);
+  assert.ok(!text.includes(auth.password), "the password never reaches the log");
+  await stopInstance(sv, "rm");
+});
