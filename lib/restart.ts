@@ -16,10 +16,15 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { type SupervisorFault, SupervisorUnavailableError } from "./errors.ts";
+import { SupervisorFault, SupervisorUnavailableError } from "./errors.ts";
 import { formatDuration } from "./delay.ts";
 import type { ProgramFailure } from "./machine.ts";
-import type { MulticallResult, ProcessInfo, SupervisorClient } from "./supervisor/client.ts";
+import {
+  type MulticallResult,
+  type ProcessInfo,
+  processInfoList,
+  type SupervisorClient,
+} from "./supervisor/client.ts";
 import { STOPPED_STATES } from "./supervisor/states.ts";
 
 const log = getLogger(["releasemon", "restart"]);
@@ -79,10 +84,51 @@ export async function restartPrograms(
     targets.map((info) => [info.namespec, newTracker(info)]),
   );
   const fail = failer(result, "restart");
-  await stopAll(client, [...trackers.values()], fail);
+  if (trackers.size <= PIPELINE_MAX) {
+    await Promise.all([...trackers.values()].map((t) => pipeline(client, t, result, fail)));
+  } else {
+    await stopAll(client, [...trackers.values()], fail);
+  }
   await follow(client, trackers, result, fail, options);
   return result;
 }
+
+/**
+ * Up to this many programs, each gets its own connection and is stopped with wait=true
+ * (supervisord answers the moment it is down) and started at once: no poll between stop and
+ * start. Beyond it, one multicall and one poller keep the connection count at one.
+ */
+const PIPELINE_MAX = 16;
+
+/**
+ * Stop (waiting) then start one program; what goes wrong on the way (a timeout, supervisord
+ * unreachable) is left to the poll loop, which picks up from the program's actual state.
+ */
+async function pipeline(
+  client: SupervisorClient,
+  tracker: Tracker,
+  result: BatchResult,
+  fail: Fail,
+): Promise<void> {
+  try {
+    await client.stopProcess(tracker.info.namespec, true, { timeoutMs: PIPELINE_STOP_WAIT_MS });
+  } catch (error) {
+    if (error instanceof SupervisorFault && error.faultName !== "NOT_RUNNING") {
+      return fail(tracker, describeFault(error));
+    }
+    if (!(error instanceof SupervisorFault)) {
+      if (error instanceof SupervisorUnavailableError) return; // the poll loop takes over
+      throw error;
+    }
+  }
+  tracker.stopSent = true;
+  const after = await startAll(client, [tracker], fail);
+  const info = after?.find((i) => i.namespec === tracker.info.namespec);
+  if (info && tracker.phase === "starting") observeStart(tracker, info, result, fail);
+}
+
+/** A slow stop (long stopwaitsecs) goes on in supervisord; the poll loop follows it from here. */
+const PIPELINE_STOP_WAIT_MS = 10_000;
 
 /**
  * Starts `targets` (already stopped, or just added and maybe autostarting) and follows them to
@@ -137,10 +183,13 @@ async function callEach(
   client: SupervisorClient,
   method: string,
   trackers: readonly Tracker[],
+  thenReadStates = false,
 ): Promise<MulticallResult[] | null> {
+  const calls = trackers.map((t) => ({ methodName: method, params: [t.info.namespec, false] }));
+  if (thenReadStates) calls.push({ methodName: "supervisor.getAllProcessInfo", params: [] });
   try {
     return await client.multicall(
-      trackers.map((t) => ({ methodName: method, params: [t.info.namespec, false] })),
+      calls,
       // supervisord forks each program inside a start call, one after another: on a busy host
       // that is tens of ms per program, so a large batch needs more than the usual timeout.
       { timeoutMs: MULTICALL_BASE_TIMEOUT_MS + MULTICALL_PER_PROGRAM_MS * trackers.length },
@@ -232,7 +281,14 @@ async function follow(
       }
     }
     if (toStop.length > 0) await stopAll(client, toStop, fail);
-    if (readyToStart.length > 0) await startAll(client, readyToStart, fail);
+    if (readyToStart.length > 0) {
+      const after = await startAll(client, readyToStart, fail);
+      // Programs with startsecs=0 are RUNNING by the end of the start call: no extra poll.
+      for (const info of after ?? []) {
+        const tracker = trackers.get(info.namespec);
+        if (tracker?.phase === "starting") observeStart(tracker, info, result, fail);
+      }
+    }
     if (open().length === 0) break;
     await sleep(pollIntervalMs(performance.now() - started));
   }
@@ -277,14 +333,18 @@ async function startAll(
   client: SupervisorClient,
   ready: Tracker[],
   fail: (tracker: Tracker, reason: string) => void,
-): Promise<void> {
+): Promise<ProcessInfo[] | null> {
+  // One more call at the end of the same multicall reads every state right after the starts
+  // (supervisord runs them in order), saving a poll round trip.
+  const answers = await callEach(client, "supervisor.startProcess", ready, true);
   // Unreachable: they stay "stopping" and STOPPED, so the next poll tries again (and gets
   // ALREADY_STARTED where the call did get through).
-  const starts = await callEach(client, "supervisor.startProcess", ready);
-  if (starts === null) {
+  if (answers === null) {
     for (const tracker of ready) tracker.startUncertain = true;
-    return;
+    return null;
   }
+  const starts = answers.slice(0, ready.length);
+  const last = answers[ready.length];
   starts.forEach((outcome, index) => {
     const tracker = ready[index]!;
     if (outcome.ok || outcome.fault.faultName === "ALREADY_STARTED") {
@@ -295,6 +355,7 @@ async function startAll(
       fail(tracker, describeFault(outcome.fault));
     }
   });
+  return last?.ok ? processInfoList(last.value) : null;
 }
 
 /** Operator text for a fault: the name, supervisord's detail and where to look. */

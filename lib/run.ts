@@ -239,10 +239,17 @@ class Loop {
       case "StartTimer": {
         this.#timer?.cancel();
         const { timerId } = command;
-        this.#timer = this.#clock.setTimer(() => {
+        const fire = () => {
           this.#timer = null;
           this.#dispatch({ type: "TimerFired", timerId });
-        }, command.delayMs);
+        };
+        if (command.delayMs === 0) {
+          // No delay configured: go on at once (after this transition's other commands), not
+          // through a timer round trip.
+          queueMicrotask(fire);
+          return;
+        }
+        this.#timer = this.#clock.setTimer(fire, command.delayMs);
         return;
       }
       case "RunPreHook":

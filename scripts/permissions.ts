@@ -33,6 +33,7 @@ export interface PermissionOptions {
  * - env: only the variables releasemon reads; hooks inherit the environment without it.
  * - run: `sh`, for the pre- and post-restart commands.
  * - sys: the host name only, the default `--fleet-id`.
+ * Plus one V8 flag, `--optimize-for-size`, for a smaller resident footprint.
  * For `--fleet` with a Redis server that is not on loopback, add its host with `--net HOST:PORT`.
  */
 export function permissionFlags(options: PermissionOptions = {}): string[] {
@@ -47,5 +48,8 @@ export function permissionFlags(options: PermissionOptions = {}): string[] {
     `--allow-env=${ENV_NAMES.join(",")}`,
     "--allow-run=sh",
     "--allow-sys=hostname",
+    // Not a permission, but part of how the binary runs: V8 keeps its heap small (the bench
+    // measured ~15 MB less resident memory after 600 restarts, same live heap).
+    "--v8-flags=--optimize-for-size",
   ];
 }

@@ -136,9 +136,7 @@ export class SupervisorClient {
   }
 
   async getAllProcessInfo(): Promise<ProcessInfo[]> {
-    const value = await this.call("supervisor.getAllProcessInfo");
-    if (!Array.isArray(value)) throw shapeError("supervisor.getAllProcessInfo", "an array");
-    return value.map((item) => toProcessInfo(struct(item, "supervisor.getAllProcessInfo")));
+    return processInfoList(await this.call("supervisor.getAllProcessInfo"));
   }
 
   async getProcessInfo(namespec: string): Promise<ProcessInfo> {
@@ -147,8 +145,13 @@ export class SupervisorClient {
   }
 
   /** Stops one process; with `wait`, answers once it is stopped. */
-  async stopProcess(namespec: string, wait = true): Promise<boolean> {
-    return asBool(await this.call("supervisor.stopProcess", [namespec, wait]), "stopProcess");
+  async stopProcess(
+    namespec: string,
+    wait = true,
+    options: { timeoutMs?: number } = {},
+  ): Promise<boolean> {
+    const value = await this.call("supervisor.stopProcess", [namespec, wait], options);
+    return asBool(value, "stopProcess");
   }
 
   /** Starts one process; with `wait`, answers once it is RUNNING (after its startsecs). */
@@ -281,6 +284,12 @@ function stringList(value: XmlRpcValue | undefined, method: string): string[] {
     throw shapeError(method, "a list of names");
   }
   return value as string[];
+}
+
+/** `getAllProcessInfo`'s answer (also as a multicall result) as typed process infos. */
+export function processInfoList(value: XmlRpcValue): ProcessInfo[] {
+  if (!Array.isArray(value)) throw shapeError("supervisor.getAllProcessInfo", "an array");
+  return value.map((item) => toProcessInfo(struct(item, "supervisor.getAllProcessInfo")));
 }
 
 function toProcessInfo(value: XmlRpcStruct): ProcessInfo {

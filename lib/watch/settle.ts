@@ -41,12 +41,12 @@ export interface SettleOptions {
 }
 
 /**
- * Measured on Linux (Deno 2.9.6): an in-place write gives `modify` then `access` ~1 ms later; a
- * rename gives its events within ~0.3 ms; a Kubernetes ConfigMap swap all of its events within
- * ~3 ms. 10 ms of quiet covers one operation's events on a loaded 2-core machine and keeps a lone
- * deploy write under the 20 ms overhead goal.
+ * Measured on Linux (Deno 2.9.6): a rename gives its three events within ~0.3 ms. A rename or a
+ * symlink swap is atomic, so the content is final the moment it lands: 2 ms only lets that
+ * operation's own events arrive (the old ConfigMap directory removed just after is a later,
+ * separate hint), and keeps the wait out of the restart overhead.
  */
-export const DEFAULT_QUICK_SETTLE_MS = 10;
+export const DEFAULT_QUICK_SETTLE_MS = 2;
 /**
  * A writer still writing, or a tool writing several times in a row (a script appending lines, a
  * sync tool), does so within tens of ms; 200 ms spans that plus scheduler hiccups, and is small

@@ -201,10 +201,14 @@ export class VersionWatcher implements AsyncDisposable {
     try {
       for await (const event of armed.watcher) {
         if (this.#phase === "closed") return;
-        log.debug("File-system event {kind} {paths}", { kind: event.kind, paths: event.paths });
         const hints = this.#chain === null
           ? []
           : eventHints(this.#chain, dir, event, lastRenamedTo);
+        // Only events that matter are logged: releasemon's own log file may sit in a watched
+        // directory, and logging its writes would feed the watch forever.
+        if (hints.length > 0) {
+          log.debug("File-system event {kind} {paths}", { kind: event.kind, paths: event.paths });
+        }
         lastRenamedTo = event.kind === "rename" && event.paths.length === 1
           ? event.paths[0]!
           : null;

@@ -127,7 +127,9 @@ export class FakeSupervisor implements Transport {
         if (!["RUNNING", "STARTING", "BACKOFF"].includes(process.state)) {
           throw new RpcError(Fault.NOT_RUNNING, `NOT_RUNNING: ${params[0]}`);
         }
-        process.state = "STOPPING";
+        // wait=true answers once it is down; wait=false while it is still going down.
+        process.state = params[1] === true ? "STOPPED" : "STOPPING";
+        if (process.state === "STOPPED") process.pid = 0;
         return true;
       }
       case "supervisor.startProcess": {

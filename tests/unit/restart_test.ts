@@ -8,10 +8,11 @@ async function targets(fake: FakeSupervisor) {
   return await fake.client().getAllProcessInfo();
 }
 
-Deno.test("restartPrograms() stops all in one call, then starts each once it is down", async () => {
+Deno.test("restartPrograms() stops and starts each program, one outcome each", async () => {
   const fake = new FakeSupervisor().add("g:a").add("g:b").add("g:c");
   const before = await targets(fake);
   const result = await restartPrograms(fake.client(), before, { sleep: instant });
+  result.restarted.sort();
   assert.deepEqual(result, { restarted: ["g:a", "g:b", "g:c"], failed: [], pending: [] });
   assert.equal(fake.calls.filter((c) => c === "supervisor.stopProcess").length, 3);
   assert.equal(fake.calls.filter((c) => c === "supervisor.startProcess").length, 3);
@@ -24,7 +25,7 @@ Deno.test("restartPrograms() still starts what it stopped when the stop answer i
   const fake = new FakeSupervisor().add("g:a").add("g:b");
   fake.failNext("supervisor.stopProcess", 1, { applied: true });
   const result = await restartPrograms(fake.client(), await targets(fake), { sleep: instant });
-  assert.deepEqual(result.restarted, ["g:a", "g:b"]);
+  assert.deepEqual(result.restarted.sort(), ["g:a", "g:b"]);
   assert.equal([...fake.processes.values()].every((p) => p.state === "RUNNING"), true);
 });
 
@@ -80,4 +81,15 @@ Deno.test("restartPrograms() follows a start whose answer was lost (a slow, larg
   assert.deepEqual(result, { restarted: ["g:a", "g:b"], failed: [], pending: [] });
   // Started once each: no second start for programs that were already starting.
   assert.equal(fake.calls.filter((c) => c === "supervisor.startProcess").length, 2);
+});
+
+Deno.test("restartPrograms() uses one multicall and one poller beyond 16 programs", async () => {
+  const fake = new FakeSupervisor();
+  for (let i = 0; i < 20; i++) fake.add(`g:p${i}`);
+  const result = await restartPrograms(fake.client(), await targets(fake), { sleep: instant });
+  assert.equal(result.restarted.length, 20);
+  // 20 stops and 20 starts, each inside a multicall: two multicalls of 20 at most.
+  assert.ok(fake.calls.filter((c) => c === "system.multicall").length <= 4);
+  assert.equal(fake.calls.filter((c) => c === "supervisor.stopProcess").length, 20);
+  assert.equal(fake.calls.filter((c) => c === "supervisor.startProcess").length, 20);
 });
