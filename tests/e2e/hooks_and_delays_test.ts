@@ -63,7 +63,13 @@ Deno.test("releasemon runs hooks around the restart and honours its delays", asy
     programs: [
       { name: "app_d", command: "sleep 3600" },
       // Records each start with sub-second precision (%% is a literal % for supervisord).
-      { name: "app_h", command: `sh -c 'date +%%s.%%N >> %(here)s/app_h.starts; exec sleep 3600'` },
+      {
+        name: "app_h",
+        command: `sh -c 'date +%%s.%%N >> %(here)s/app_h.starts; exec sleep 3600'`,
+        // RUNNING (and so the post command) only once the program has written its start time:
+        // with startsecs=0 supervisord calls it RUNNING before its shell has run at all.
+        options: { startsecs: 1 },
+      },
     ],
     files: { "delays/VERSION": "v1\n", "hooks/VERSION": "v1\n" },
   }, (sv) => [
