@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { terminate } from "./child.ts";
 
 export interface RedisServerOptions {
   /** `--requirepass`. */
@@ -100,19 +101,7 @@ export class RedisServer implements AsyncDisposable {
     const child = this.#child;
     if (!child) return;
     this.#child = null;
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, STOP_TIMEOUT_MS);
-    try {
-      await child.status;
-    } finally {
-      clearTimeout(killer);
-    }
+    await terminate(child, STOP_TIMEOUT_MS);
   }
 
   /** Stops and starts again on the same port: a Redis restart that lost all data. */

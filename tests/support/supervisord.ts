@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { terminate } from "./child.ts";
 import { createClient, type SupervisorClient } from "../../lib/supervisor/client.ts";
 
 /** One `[program:x]` section. Values are written as given (supervisord's own syntax). */
@@ -125,19 +126,7 @@ export class Supervisord implements AsyncDisposable {
     const child = this.#child;
     if (!child) return;
     this.#child = null;
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, 15_000);
-    try {
-      await child.status;
-    } finally {
-      clearTimeout(killer);
-    }
+    await terminate(child, 15_000);
   }
 
   /** Runs the real supervisorctl against this supervisord; returns its stdout. */
