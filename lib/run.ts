@@ -8,14 +8,14 @@ import { getLogger } from "@logtape/logtape";
 import { staleTargets, versionAppearedAt } from "./catch_up.ts";
 import { type Clock, sleep, systemClock, type TimerHandle } from "./clock.ts";
 import type { Config } from "./config.ts";
-import { backoffMs, formatDuration } from "./delay.ts";
+import { backoffMs } from "./delay.ts";
 import {
   SupervisorAuthError,
   SupervisorFault,
   SupervisorUnavailableError,
   UsageError,
 } from "./errors.ts";
-import { type HookContext, hookEnvironment, type PostHookOutcome, runHook } from "./hooks.ts";
+import { type HookSetting, runPostHook, runPreHook } from "./cycle_hooks.ts";
 import {
   type Cycle,
   type CycleDone,
@@ -253,14 +253,24 @@ class Loop {
         return;
       }
       case "RunPreHook":
-        return this.#track(this.#preHook(command.cycle));
+        return this.#track(runPreHook(this.#hookSetting(), command.cycle));
       case "Restart":
         return this.#track(this.#restart(command.cycle));
       case "RunPostHook":
-        return this.#track(this.#postHook(command));
+        return this.#track(runPostHook(this.#hookSetting(), command));
       case "CycleDone":
         return this.#cycleDone(command);
     }
+  }
+
+  #hookSetting(): HookSetting {
+    return {
+      config: this.config,
+      client: this.deps.client,
+      self: this.deps.self,
+      selection: selectionOf(this.config),
+      signal: this.signal,
+    };
   }
 
   #track(work: Promise<MachineEvent>): void {
@@ -273,41 +283,6 @@ class Loop {
       .then((event) => this.#dispatch(event))
       .finally(() => this.#inFlight.delete(done));
     this.#inFlight.add(done);
-  }
-
-  #hookContext(cycle: Cycle, programs: string[]): HookContext {
-    return {
-      version: { label: cycle.version.label, hash: cycle.version.hash },
-      previous: cycle.previous ? { label: cycle.previous.label, hash: cycle.previous.hash } : null,
-      versionFile: this.config.versionFile,
-      programs,
-    };
-  }
-
-  async #preHook(cycle: Cycle): Promise<MachineEvent> {
-    const programs = await this.#plannedNamespecs(cycle);
-    const env = hookEnvironment("pre", this.#hookContext(cycle, programs));
-    const result = await runHook("pre", this.config.preRestart!, env, {
-      timeoutMs: this.config.hookTimeoutMs,
-      signal: this.signal,
-    });
-    if (result.ok) return { type: "PreHookDone", ok: true };
-    const reason = result.timedOut
-      ? `pre-restart command timed out after ${formatDuration(this.config.hookTimeoutMs)}`
-      : `pre-restart command exited with ${result.exitCode ?? result.signal ?? "an error"}`;
-    return { type: "PreHookDone", ok: false, reason };
-  }
-
-  /** Targets as planned right now, for the pre-restart command; empty when supervisord is down. */
-  async #plannedNamespecs(cycle: Cycle): Promise<string[]> {
-    try {
-      const infos = await this.deps.client.getAllProcessInfo();
-      const planned = planRestart(infos, selectionOf(this.config), this.deps.self).restart
-        .map((i) => i.namespec);
-      return cycle.only ? planned.filter((n) => cycle.only!.includes(n)) : planned;
-    } catch {
-      return [];
-    }
   }
 
   /** Tells the fleet how this host's cycle ended (after the post command), in the background. */
@@ -371,32 +346,6 @@ class Loop {
       },
     );
     return { type: "RestartDone", report };
-  }
-
-  async #postHook(
-    command: Extract<MachineCommand, { type: "RunPostHook" }>,
-  ): Promise<MachineEvent> {
-    const report = command.report;
-    const outcome: PostHookOutcome = {
-      outcome: command.outcome,
-      restarted: report?.restarted ?? [],
-      failed: report?.failed ?? [],
-      untouched: report?.untouched ?? [],
-      ...(report?.config ? { config: report.config } : {}),
-      ...(command.reason === undefined ? {} : { reason: command.reason }),
-    };
-    const programs = report ? [...report.restarted, ...report.failed.map((f) => f.namespec)] : [];
-    const env = hookEnvironment("post", this.#hookContext(command.cycle, programs), outcome);
-    const result = await runHook("post", this.config.postRestart!, env, {
-      timeoutMs: this.config.hookTimeoutMs,
-      signal: this.signal,
-    });
-    if (!result.ok) {
-      log.warning("Post-restart command failed ({detail}); the restart itself is done", {
-        detail: result.timedOut ? "timed out" : `exit ${result.exitCode ?? result.signal}`,
-      });
-    }
-    return { type: "PostHookDone" };
   }
 }
 
