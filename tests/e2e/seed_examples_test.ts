@@ -177,7 +177,11 @@ Deno.test("seed examples restart what they name when /appdir/.version changes", 
         const delayMs = announcedDelayMs(announced);
         assert.ok(delayMs >= 0 && delayMs <= RANDOM_DELAY_S * 1000, announced);
         const restartedAfterMs = logTime(log, /Restarting 2 program\(s\)/) - deployedAt;
-        assert.ok(restartedAfterMs >= delayMs, `restarted ${restartedAfterMs} ms after deploy`);
+        // The log rounds the delay to 0.1 s ("restarting in 0.7 seconds"): allow half of that.
+        assert.ok(
+          restartedAfterMs >= delayMs - 50,
+          `restarted ${restartedAfterMs} ms after deploy`,
+        );
       } finally {
         await stopInstance(sv, "ex4");
       }
