@@ -245,11 +245,11 @@ Deno.test("runHook() logs each output line, stdout as info and stderr as warning
   });
 });
 
-Deno.test("runHook() streams 10 MB of output with bounded memory", async () => {
+Deno.test("runHook() streams 64 MB of output with bounded memory", async () => {
   await withLogSink(async () => {
-    const tenMegabytes = 10 * 1024 * 1024;
-    const command = `head -c ${tenMegabytes} /dev/zero | tr '\\0' x; ` +
-      `yes 'line of hook output 0123456789' | head -c ${tenMegabytes}`;
+    const blockBytes = 32 * 1024 * 1024;
+    const command = `head -c ${blockBytes} /dev/zero | tr '\\0' x; ` +
+      `yes 'line of hook output 0123456789' | head -c ${blockBytes}`;
     const baseline = Deno.memoryUsage().heapUsed;
     let peak = 0;
     const sampler = setInterval(() => {
@@ -261,8 +261,9 @@ Deno.test("runHook() streams 10 MB of output with bounded memory", async () => {
     } finally {
       clearInterval(sampler);
     }
-    // Holding either 10 MB block whole would take at least 10 MB of heap.
-    assert.ok(peak < 8 * 1024 * 1024, `peak heap growth ${peak} bytes`);
+    // Holding either 32 MB block whole would take at least 32 MB of heap; garbage not yet
+    // collected accounts for up to ~12 MB (measured), hence the 16 MB bound.
+    assert.ok(peak < 16 * 1024 * 1024, `peak heap growth ${peak} bytes`);
   }, { keep: false });
 });
 
