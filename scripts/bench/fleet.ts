@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { supervisordLogTime } from "../../tests/support/supervisord.ts";
 import { parseArgs } from "node:util";
 import { startRedis } from "../../tests/support/redis.ts";
 import { releasemonInstance } from "../../tests/support/releasemon.ts";
@@ -291,7 +292,7 @@ async function _rollout(hosts: readonly Host[], version: string, signal: AbortSi
   }));
   const lines = new Map(supervisords.map((sv) => [sv, [] as string[]]));
   const times = (host: Host, what: RegExp) =>
-    lines.get(host.sv)!.filter((line) => what.test(line)).map(_supervisordLogTime);
+    lines.get(host.sv)!.filter((line) => what.test(line)).map(supervisordLogTime);
   const stopped = (host: Host) => new RegExp(` stopped: ${host.worker} \\(`);
   const running = (host: Host) => new RegExp(` success: ${host.worker} entered RUNNING state`);
   await _until(
@@ -399,22 +400,6 @@ class _LogTail {
     this.#partial = text.slice(end + 1);
     return end < 0 ? [] : text.slice(0, end).split("\n");
   }
-}
-
-/** supervisord's log time (`2026-11-25 17:02:03,123`, local time) in ms since the epoch. */
-function _supervisordLogTime(line: string): number {
-  const m = line.match(/^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d),(\d{3}) /);
-  if (!m) throw new Error(`Cannot read the time of supervisord log line ${JSON.stringify(line)}`);
-  const [y, mo, d, h, mi, sec, ms] = m.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return new Date(y, mo - 1, d, h, mi, sec, ms).getTime();
 }
 
 async function _until<T>(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { supervisordLogTime as supervisordTime } from "../../tests/support/supervisord.ts";
 
 const encoder = new TextEncoder();
 
@@ -118,23 +119,13 @@ export class RealtimeClock {
   }
 }
 
-/**
- * supervisord's log time (`2026-11-25 17:02:03,123`, local time, ms truncated) as ms since the
- * epoch, or NaN.
- */
+/** supervisord's log time in ms since the epoch, or NaN for a line without one. */
 export function supervisordLogTime(line: string): number {
-  const m = line.match(/^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d),(\d{3}) /);
-  if (!m) return Number.NaN;
-  const [y, mo, d, h, mi, s, ms] = m.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return new Date(y, mo - 1, d, h, mi, s, ms).getTime();
+  try {
+    return supervisordTime(line);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** releasemon's log time (ISO, UTC, ms) at the start of a line, or NaN. */

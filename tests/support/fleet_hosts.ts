@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { supervisordLogTime } from "./supervisord.ts";
 import type { RedisServer } from "./redis.ts";
 import {
   deploy,
@@ -144,7 +145,7 @@ export class FleetHost {
     const text = await Deno.readTextFile(`${this.sv.dir}/supervisord.log`).catch(() => "");
     return text.split("\n")
       .filter((line) => line.includes(` success: ${name} entered RUNNING state`))
-      .map(_supervisordLogTime);
+      .map(supervisordLogTime);
   }
 
   /** Times each worker has been started (first start included). */
@@ -350,22 +351,6 @@ export interface FleetStatus {
   hosts: { hostId: string; state: string; outcome: string | null; detail: string; at: number }[];
   slots: string[];
   counts: Record<string, number>;
-}
-
-/** supervisord's log time (`2026-11-25 17:02:03,123`, local time) in ms since the epoch. */
-function _supervisordLogTime(line: string): number {
-  const m = line.match(/^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d),(\d{3}) /);
-  if (!m) throw new Error(`No timestamp at the start of ${JSON.stringify(line)}`);
-  const [y, mo, d, h, mi, s, ms] = m.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return new Date(y, mo - 1, d, h, mi, s, ms).getTime();
 }
 
 /** Pairs each stop with the start that follows it, after the first start. */

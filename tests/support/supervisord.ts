@@ -256,3 +256,14 @@ export async function waitFor<T>(
   }
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
 }
+
+/**
+ * supervisord's log time (`2026-11-25 17:02:03,123`, local time, ms truncated) as ms since the
+ * epoch; throws for a line that does not start with one.
+ */
+export function supervisordLogTime(line: string): number {
+  const m = line.match(/^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d),(\d{3}) /);
+  if (!m) throw new Error(`No supervisord timestamp at the start of ${JSON.stringify(line)}`);
+  const [y, mo, d, h, mi, sec, ms] = m.slice(1).map(Number) as number[];
+  return new Date(y!, mo! - 1, d!, h!, mi!, sec!, ms!).getTime();
+}
