@@ -113,19 +113,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(config.pollMs === null ? {} : { pollMs: config.pollMs }),
     });
     const controller = new AbortController();
-    const onSignal = (name: Deno.Signal) => () => {
-      if (controller.signal.aborted) {
-        getLogger(["releasemon"]).warning("Second {signal}: exiting now", { signal: name });
-        Deno.exit(EXIT_FAILURE);
-      }
-      getLogger(["releasemon"]).info("{signal} received; stopping", { signal: name });
-      controller.abort();
-    };
-    const handlers = (["SIGTERM", "SIGINT"] as const).map((name) => {
-      const handler = onSignal(name);
-      Deno.addSignalListener(name, handler);
-      return () => Deno.removeSignalListener(name, handler);
-    });
+    const removeSignalHandlers = handleSignals(controller);
     try {
       await run(config, {
         client,
@@ -138,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
         },
       }, controller.signal);
     } finally {
-      for (const remove of handlers) remove();
+      removeSignalHandlers();
       await fleet?.close();
     }
     return EXIT_OK;
@@ -152,6 +140,46 @@ export async function main(argv: string[]): Promise<number> {
     writeAll(Deno.stderr, redact(`releasemon: error: ${message}\n`, secrets));
     return EXIT_FAILURE;
   }
+}
+
+/**
+ * Signals that end releasemon: it stops watching, and a restart in flight first starts again
+ * every program it stopped. supervisord sends TERM (or its `stopsignal`); a person sends INT.
+ */
+const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
+
+/**
+ * Signals whose default action would kill releasemon on the spot, in the middle of a restart too,
+ * although nobody asked it to stop: `supervisorctl signal HUP all` is how people make their
+ * programs reopen log files. releasemon logs them and carries on (it holds no file to reopen).
+ */
+const IGNORED_SIGNALS = ["SIGHUP", "SIGUSR1", "SIGUSR2"] as const;
+
+/** Installs the signal handlers; returns the function that removes them. */
+function handleSignals(controller: AbortController): () => void {
+  const log = getLogger(["releasemon"]);
+  const listeners: [Deno.Signal, () => void][] = [];
+  for (const name of STOP_SIGNALS) {
+    listeners.push([name, () => {
+      if (controller.signal.aborted) {
+        log.warning("Second {signal}: exiting now", { signal: name });
+        Deno.exit(EXIT_FAILURE);
+      }
+      log.info("{signal} received; stopping", { signal: name });
+      controller.abort();
+    }]);
+  }
+  for (const name of IGNORED_SIGNALS) {
+    listeners.push([name, () => {
+      log.info("{signal} received; ignored (releasemon stops only on TERM, INT or QUIT)", {
+        signal: name,
+      });
+    }]);
+  }
+  for (const [name, listener] of listeners) Deno.addSignalListener(name, listener);
+  return () => {
+    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+  };
 }
 
 if (import.meta.main) {
