@@ -3,12 +3,15 @@
  * and whether what was read is worth reporting (a pure reducer over (state, read)).
  *
  * A fixed settle window adds its whole length to every restart. Instead, a hint that says the
- * new content landed atomically (a rename onto the name, a symlink swapped — what deploy tools
- * do) is read after only `quickSettleMs` of quiet; an in-place write, even once closed, may be
- * followed by more (a script writing in a loop, an editor, a slow copy), so it waits `settleMs`
- * of quiet, as does anything that went away;
- * and once more than one write is seen (a burst) every hint pushes the read to `settleMs` after
- * it, but never past `maxSettleMs` after the first hint, so a file rewritten forever is still read.
+ * writer is done is read after only `quickSettleMs` of quiet: a rename onto the name or a symlink
+ * swapped (what deploy tools do), and the close after an in-place write (inotify's
+ * IN_CLOSE_WRITE, which Deno reports as `access`). Where nothing says the writer is done (a
+ * modify with no close yet: a writer that keeps the file open, a touch, polling), the read waits
+ * `settleMs` of quiet, as does anything that went away. Once more than one write is seen (a burst:
+ * a write that starts within `settleMs` of the previous one) every hint pushes the read to
+ * `settleMs` after it, but never past `maxSettleMs` after the first hint, so a file rewritten
+ * forever is still read. A burst therefore costs at most two reads: its first write, read at once,
+ * and its final content, read when the burst is over.
  *
  * No timers here: the watcher arms one timer at {@linkcode SettlingState.deadlineAt} and calls
  * {@linkcode settleOnTimer} when it fires.
@@ -20,9 +23,9 @@ import type { Version, VersionRead } from "./version_file.ts";
 
 /**
  * What a hint says about the write.
- * - `landed`: new content landed atomically (a rename onto the name, a symlink swapped).
- * - `writing`: written in place (modify, the close after it, create, touch, chmod): more writes
- *   may follow.
+ * - `landed`: the writer is done: new content landed atomically (a rename onto the name, a symlink
+ *   swapped), or an in-place write was closed.
+ * - `writing`: being written in place (modify, create, touch, chmod) with no close yet.
  * - `removed`: something on the path went away (deleted, renamed away, a watched directory moved).
  */
 export type Hint = "landed" | "writing" | "removed";
@@ -32,7 +35,7 @@ export type HintRole = "file" | "link" | "self";
 
 /** Settle timings, all in ms. */
 export interface SettleOptions {
-  /** Quiet time after a completed lone write. @default {10} */
+  /** Quiet time after a completed lone write. @default {2} */
   quickSettleMs: number;
   /** Quiet time after a bare modify, and after every hint of a burst. @default {200} */
   settleMs: number;
@@ -167,10 +170,12 @@ export function hintFor(kind: string, role: HintRole): Hint {
   if (kind === "remove") return "removed";
   if (role === "link") return "landed";
   if (kind === "rename") return "landed";
-  // access (the close after an in-place write: the writer may write again, as a shell loop or
-  // a slow copy does), create (an empty file, opened for writing), modify (written, truncated,
-  // touched, chmod-ed), and anything unknown: wait for the writes to stop. Deploys that want the
-  // fastest reaction write a temp file and rename it over, which lands in one event.
+  // access: the close after an in-place write (IN_CLOSE_WRITE; reads report nothing). The writer
+  // says it is done, as a rename does; should it write again at once (a shell loop, a slow copy
+  // closing between chunks), that second write makes a burst, which waits for quiet.
+  if (kind === "access") return "landed";
+  // create (an empty file, opened for writing), modify (written, truncated, touched, chmod-ed),
+  // and anything unknown: the writer may not be done; wait for the writes to stop.
   return "writing";
 }
 

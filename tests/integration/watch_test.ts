@@ -516,3 +516,60 @@ Deno.test("readVersion() streams a 1 GiB file in bounded memory", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// The close after an in-place write (IN_CLOSE_WRITE, `access` in Deno) says the writer is done.
+// With a settle window far longer than any scheduling hiccup, "read at its close" and "read after
+// the window" cannot be confused on a noisy machine.
+const LONG_SETTLE = { settleMs: 3_000, maxSettleMs: 10_000 };
+
+/** ms from `start` until `label` is seen. */
+async function msUntilSeen(events: Events, label: string, start: number): Promise<number> {
+  await events.untilSeen(label);
+  return performance.now() - start;
+}
+
+Deno.test("VersionWatcher reads a lone in-place write at its close, not after --settle", () =>
+  scene("VERSION", plainFile, async ({ dir, events }) => {
+    const start = performance.now();
+    await write(`${dir}/VERSION`, "v2\n");
+    const ms = await msUntilSeen(events, "v2", start);
+    assert.ok(ms < LONG_SETTLE.settleMs, `seen after ${Math.round(ms)} ms`);
+  }, LONG_SETTLE));
+
+Deno.test("VersionWatcher reads a truncate-then-write (one open) at its close", () =>
+  scene("VERSION", plainFile, async ({ dir, events }) => {
+    const start = performance.now();
+    const file = await Deno.open(`${dir}/VERSION`, { write: true, truncate: true });
+    await file.write(new TextEncoder().encode("v2\n"));
+    file.close();
+    const ms = await msUntilSeen(events, "v2", start);
+    assert.ok(ms < LONG_SETTLE.settleMs, `seen after ${Math.round(ms)} ms`);
+    assert.deepEqual(events.seen, ["v2"]);
+  }, LONG_SETTLE));
+
+Deno.test("VersionWatcher waits for --settle of quiet while a writer keeps the file open", () =>
+  scene("VERSION", plainFile, async ({ dir, events }) => {
+    const settleMs = 600;
+    const file = await Deno.open(`${dir}/VERSION`, { write: true, truncate: true });
+    try {
+      const start = performance.now();
+      await file.write(new TextEncoder().encode("v2\n"));
+      const ms = await msUntilSeen(events, "v2", start);
+      // Not closed: nothing says the writer is done, so the read waits for the window.
+      assert.ok(ms >= settleMs, `seen after ${Math.round(ms)} ms`);
+    } finally {
+      file.close();
+    }
+  }, { settleMs: 600 }));
+
+Deno.test("VersionWatcher reads 20 in-place writes 10 ms apart at most twice, last the final", () =>
+  scene("VERSION", plainFile, async ({ dir, events }) => {
+    for (let i = 1; i <= 20; i++) {
+      await write(`${dir}/VERSION`, `b${i}\n`);
+      await quiet(10);
+    }
+    await events.untilSeen("b20");
+    await quiet();
+    assert.ok(events.seen.length <= 2, `seen ${events.seen.join(", ")}`);
+    assert.equal(events.seen.at(-1), "b20");
+  }));

@@ -151,6 +151,30 @@ Deno.test("settleOnHint() treats lone writes far apart as separate quick reads",
   assert.deepEqual(driver.reads, [10, 1010]);
 });
 
+Deno.test("settleOnHint() reads 20 in-place writes 10 ms apart twice: the first, then the final", () => {
+  using driver = new Driver();
+  for (let i = 0; i < 20; i++) driver.write(IN_PLACE, 10);
+  driver.clock.tick(1000);
+  // The first write is read at once (nothing says more will come); the 19 after it are a burst,
+  // read once when it has been quiet for settleMs after the last (at 190 ms).
+  assert.deepEqual(driver.reads, [10, 190 + 200]);
+});
+
+Deno.test("settleOnHint() waits for quiet while a writer keeps the file open (no close)", () => {
+  using driver = new Driver();
+  for (let i = 0; i < 5; i++) driver.write(["writing"], 50); // modify every 50 ms, never closed
+  driver.clock.tick(1000);
+  assert.deepEqual(driver.reads, [200 + 200]);
+});
+
+Deno.test("settleOnHint() reads a truncate-then-write in one open at its close", () => {
+  using driver = new Driver();
+  driver.write(["writing"], 0); // O_TRUNC
+  driver.write(["writing"], 1); // the write
+  driver.write(["landed"], 1000); // the close
+  assert.deepEqual(driver.reads, [1 + 10]);
+});
+
 Deno.test("settleOnTimer() ignores a timer that fires before the deadline or while idle", () => {
   const state = settleOnHint(SETTLE_IDLE, "writing", 0, OPTIONS);
   assert.deepEqual(settleOnTimer(state, 199), { state, read: false });
@@ -162,8 +186,8 @@ Deno.test("settleOnTimer() ignores a timer that fires before the deadline or whi
 });
 
 Deno.test("hintFor() maps Deno event kinds and roles to hints", () => {
-  // The close after an in-place write: more writes may follow, so it settles like a modify.
-  assert.equal(hintFor("access", "file"), "writing");
+  // The close after an in-place write: the writer is done, like a rename.
+  assert.equal(hintFor("access", "file"), "landed");
   assert.equal(hintFor("rename", "file"), "landed");
   assert.equal(hintFor("modify", "file"), "writing");
   assert.equal(hintFor("create", "file"), "writing");
