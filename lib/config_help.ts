@@ -97,7 +97,7 @@ export const HELP: Readonly<Record<string, string>> = {
     "password flag)",
   rpc_timeout: "give up on a supervisord call after SECONDS (default: 10)",
   settle: "a burst of writes is read once the file has been quiet for SECONDS (0.01 to 5); " +
-    "a single finished write is read at once (default: 0.2)",
+    "a single write is read at its close, a rename at once (default: 0.2)",
   recheck_interval: "also re-read the file every SECONDS in case an event was missed; 0 turns " +
     "this off (default: 10)",
   poll_interval: "do not watch for file events, only poll every SECONDS (default: watch)",
