@@ -5,8 +5,9 @@
  * tests against the real supervisord keep it honest.
  *
  * Failures can be injected: `failNext(method, n)` makes the next n calls of a method (or of
- * `system.multicall` containing it) throw SupervisorUnavailableError — after applying the call
- * when `{ applied: true }`, as when an answer is lost on the way back.
+ * `system.multicall` containing it) throw SupervisorUnavailableError (or the error `{ error }`
+ * makes: a proxy's HttpProtocolError, a SupervisorAuthError...) — after applying the call when
+ * `{ applied: true }`, as when an answer is lost on the way back.
  *
  * @module
  */
@@ -41,7 +42,7 @@ export class FakeSupervisor implements Transport {
   readonly processes = new Map<string, FakeProcess>();
   readonly calls: string[] = [];
   #nextPid = 1000;
-  #failures = new Map<string, { count: number; applied: boolean }>();
+  #failures = new Map<string, { count: number; applied: boolean; error?: () => Error }>();
 
   /** Adds `group:name` RUNNING (or in `state`). */
   add(namespec: string, state: ProcessStateName = "RUNNING"): this {
@@ -63,8 +64,16 @@ export class FakeSupervisor implements Transport {
     return this;
   }
 
-  failNext(method: string, count = 1, options: { applied?: boolean } = {}): this {
-    this.#failures.set(method, { count, applied: options.applied ?? false });
+  failNext(
+    method: string,
+    count = 1,
+    options: { applied?: boolean; error?: () => Error } = {},
+  ): this {
+    this.#failures.set(method, {
+      count,
+      applied: options.applied ?? false,
+      ...(options.error ? { error: options.error } : {}),
+    });
     return this;
   }
 
@@ -80,7 +89,7 @@ export class FakeSupervisor implements Transport {
     const failure = inner.map((m) => this.#failures.get(m)).find((f) => f && f.count > 0);
     if (failure && !failure.applied) {
       failure.count--;
-      return Promise.reject(this.#unavailable());
+      return Promise.reject(failure.error?.() ?? this.#unavailable());
     }
     let answer: string;
     try {
@@ -91,7 +100,7 @@ export class FakeSupervisor implements Transport {
     }
     if (failure) {
       failure.count--;
-      return Promise.reject(this.#unavailable());
+      return Promise.reject(failure.error?.() ?? this.#unavailable());
     }
     return Promise.resolve(answer);
   }
