@@ -93,7 +93,9 @@ export async function waitUntilStopped(
     });
     if (open.length === 0) break;
     if (pace.now() - started >= stopTimeoutMs) {
-      return new Map(open.map((n) => [n, `still ${state.get(n)} after ${formatDuration(stopTimeoutMs)}`]));
+      return new Map(
+        open.map((n) => [n, `still ${state.get(n)} after ${formatDuration(stopTimeoutMs)}`]),
+      );
     }
     await pace.sleep(pollMs(pace.now() - started));
   }
