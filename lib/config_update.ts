@@ -325,7 +325,7 @@ async function addGroup(client: SupervisorClient, group: string, pace: Pace) {
     return null;
   } catch (error) {
     if (error instanceof SupervisorFault && error.faultName === "ALREADY_ADDED") return null;
-    return `cannot add it: ${reasonOf(error)}`;
+    return reasonOf(error);
   }
 }
 

@@ -41,6 +41,10 @@ export class FakeSupervisor implements Transport {
   readonly url = "unix:///fake/supervisor.sock";
   readonly processes = new Map<string, FakeProcess>();
   readonly calls: string[] = [];
+  /** Every program addProcessGroup created, in order (a re-creation shows up once per add). */
+  readonly adds: string[] = [];
+  /** Program definitions by namespec, for addProcessGroup (see `define`). */
+  readonly definitions = new Map<string, { autostart: boolean }>();
   #nextPid = 1000;
   #failures = new Map<string, { count: number; applied: boolean; error?: () => Error }>();
 
@@ -55,6 +59,12 @@ export class FakeSupervisor implements Transport {
       pid: running ? this.#nextPid++ : 0,
       startPath: ["STARTING", "RUNNING"],
     });
+    return this;
+  }
+
+  /** Defines `group:name` in the configuration, so that addProcessGroup can (re-)create it. */
+  define(namespec: string, options: { autostart?: boolean } = {}): this {
+    this.definitions.set(namespec, { autostart: options.autostart ?? true });
     return this;
   }
 
@@ -129,6 +139,41 @@ export class FakeSupervisor implements Transport {
             return { faultCode: error.code, faultString: error.message };
           }
         });
+      case "supervisor.stopProcessGroup": {
+        const members = this.#members(params[0] as string);
+        if (members.length === 0) throw new RpcError(Fault.BAD_NAME, `BAD_NAME: ${params[0]}`);
+        return members.filter((p) => ["RUNNING", "STARTING", "BACKOFF"].includes(p.state)).map(
+          (p) => {
+            p.state = params[1] === true ? "STOPPED" : "STOPPING";
+            if (p.state === "STOPPED") p.pid = 0;
+            return { name: p.name, group: p.group, status: Fault.SUCCESS, description: "OK" };
+          },
+        );
+      }
+      case "supervisor.removeProcessGroup": {
+        const members = this.#members(params[0] as string);
+        if (members.length === 0) throw new RpcError(Fault.BAD_NAME, `BAD_NAME: ${params[0]}`);
+        if (members.some((p) => !["STOPPED", "EXITED", "FATAL"].includes(p.state))) {
+          throw new RpcError(Fault.STILL_RUNNING, `STILL_RUNNING: ${params[0]}`);
+        }
+        for (const p of members) this.processes.delete(`${p.group}:${p.name}`);
+        return true;
+      }
+      case "supervisor.addProcessGroup": {
+        const group = params[0] as string;
+        if (this.#members(group).length > 0) {
+          throw new RpcError(Fault.ALREADY_ADDED, `ALREADY_ADDED: ${group}`);
+        }
+        const defined = [...this.definitions].filter(([n]) => n.startsWith(`${group}:`));
+        if (defined.length === 0) throw new RpcError(Fault.BAD_NAME, `BAD_NAME: ${group}`);
+        for (const [namespec, { autostart }] of defined) {
+          this.add(namespec, "STOPPED");
+          this.adds.push(namespec);
+          // supervisord autostarts on its next loop: here, at once.
+          if (autostart) this.#dispatch("supervisor.startProcess", [namespec, false]);
+        }
+        return true;
+      }
       case "supervisor.getAllProcessInfo":
         return [...this.processes.values()].map((p) => this.#info(p));
       case "supervisor.stopProcess": {
@@ -159,6 +204,10 @@ export class FakeSupervisor implements Transport {
   }
 
   /** One poll moves every process one step: STOPPING → STOPPED, along its start path. */
+  #members(group: string): FakeProcess[] {
+    return [...this.processes.values()].filter((p) => p.group === group);
+  }
+
   #info(process: FakeProcess & { pending?: ProcessStateName[] }): XmlRpcValue {
     const info = {
       name: process.name,
