@@ -11,12 +11,16 @@
  * calls one after another), and it sees every state on the way, which rolling restarts need.
  *
  * Outcomes are values, one per program. A restart that has stopped programs always starts them,
- * even when aborted (SIGTERM): it never leaves a program down that it took down.
+ * even when aborted (SIGTERM): it never leaves a program down that it took down. Nothing it meets
+ * on the way throws: supervisord unreachable, an HTTP error from a proxy, refused credentials or a
+ * garbled answer are ridden out for a grace period (`_ride_out.ts`), then every program not yet
+ * RUNNING is reported failed with the error's text.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { SupervisorFault, SupervisorUnavailableError } from "./errors.ts";
+import { errorText, paceOf, RETRY_PAUSE_MS } from "./_ride_out.ts";
+import { SupervisorFault } from "./errors.ts";
 import { formatDuration } from "./delay.ts";
 import type { ProgramFailure } from "./machine.ts";
 import {
@@ -41,6 +45,8 @@ export interface RestartOptions {
   signal?: AbortSignal;
   /** Sleep between polls; injected by tests. */
   sleep?: (ms: number) => Promise<void>;
+  /** Monotonic milliseconds; injected by tests with `sleep`. */
+  now?: () => number;
 }
 
 export interface BatchResult {
@@ -57,7 +63,7 @@ interface Tracker {
   phase: Phase;
   /** A startProcess call was sent whose answer never came (it may have started it). */
   startUncertain?: boolean;
-  /** When startProcess was requested (performance.now()). */
+  /** When startProcess was requested (on the restart's monotonic clock). */
   startRequestedAt: number;
   /** False until a stopProcess call for it is known to have reached supervisord. */
   stopSent: boolean;
@@ -69,8 +75,6 @@ export function pollIntervalMs(elapsedMs: number): number {
   if (elapsedMs < 5_000) return 25;
   return 100;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Stops and starts `targets`, all at once; one outcome per program. */
 export async function restartPrograms(
@@ -85,7 +89,16 @@ export async function restartPrograms(
   );
   const fail = failer(result, "restart");
   if (trackers.size <= PIPELINE_MAX) {
-    await Promise.all([...trackers.values()].map((t) => pipeline(client, t, result, fail)));
+    // Every task settles before the poll loop takes over: none is left running unawaited.
+    const now = paceOf(options).now;
+    const tasks = [...trackers.values()].map((t) => pipeline(client, t, result, fail, now));
+    for (const outcome of await Promise.allSettled(tasks)) {
+      if (outcome.status === "rejected") {
+        log.debug("Stop-then-start gave way to the poll loop: {error}", {
+          error: errorText(outcome.reason),
+        });
+      }
+    }
   } else {
     await stopAll(client, [...trackers.values()], fail);
   }
@@ -109,6 +122,7 @@ async function pipeline(
   tracker: Tracker,
   result: BatchResult,
   fail: Fail,
+  now: () => number,
 ): Promise<void> {
   try {
     await client.stopProcess(tracker.info.namespec, true, { timeoutMs: PIPELINE_STOP_WAIT_MS });
@@ -116,13 +130,11 @@ async function pipeline(
     if (error instanceof SupervisorFault && error.faultName !== "NOT_RUNNING") {
       return fail(tracker, describeFault(error));
     }
-    if (!(error instanceof SupervisorFault)) {
-      if (error instanceof SupervisorUnavailableError) return; // the poll loop takes over
-      throw error;
-    }
+    // Anything else (unreachable, a proxy's 502, a garbled answer): the poll loop takes over.
+    if (!(error instanceof SupervisorFault)) return;
   }
   tracker.stopSent = true;
-  const after = await startAll(client, [tracker], fail);
+  const after = await startAll(client, [tracker], fail, now);
   const info = after?.find((i) => i.namespec === tracker.info.namespec);
   if (info && tracker.phase === "starting") observeStart(tracker, info, result, fail);
 }
@@ -145,7 +157,7 @@ export async function startPrograms(
     targets.map((info) => [info.namespec, { ...newTracker(info), stopSent: true }]),
   );
   const fail = failer(result, "start");
-  await startAll(client, [...trackers.values()], fail);
+  await startAll(client, [...trackers.values()], fail, paceOf(options).now);
   await follow(client, trackers, result, fail, options);
   return result;
 }
@@ -195,16 +207,18 @@ async function callEach(
       { timeoutMs: MULTICALL_BASE_TIMEOUT_MS + MULTICALL_PER_PROGRAM_MS * trackers.length },
     );
   } catch (error) {
-    if (error instanceof SupervisorUnavailableError) return null;
-    throw error;
+    // Whatever went wrong, the poll loop finds out from the programs' states.
+    log.debug("{method} for {count} program(s) failed: {error}", {
+      method,
+      count: trackers.length,
+      error: errorText(error),
+    });
+    return null;
   }
 }
 
 const MULTICALL_BASE_TIMEOUT_MS = 10_000;
 const MULTICALL_PER_PROGRAM_MS = 250;
-
-/** How long the poll loop rides out an unreachable supervisord before giving up on programs. */
-const UNREACHABLE_GRACE_MS = 30_000;
 
 function failer(result: BatchResult, action: string): Fail {
   return (tracker, reason) => {
@@ -222,16 +236,17 @@ async function follow(
   fail: Fail,
   options: RestartOptions,
 ): Promise<void> {
-  const sleep = options.sleep ?? defaultSleep;
+  const pace = paceOf(options);
+  const sleep = pace.sleep;
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 600_000;
-  const started = performance.now();
+  const started = pace.now();
   let unreachableSince: number | null = null;
   const open = () => [...trackers.values()].filter((t) => t.phase !== "done");
   while (open().length > 0) {
     const aborted = options.signal?.aborted ?? false;
     if (aborted && !open().some((t) => t.phase === "stopping")) break;
-    const now = performance.now();
+    const now = pace.now();
     for (const tracker of open()) {
       if (tracker.phase === "stopping" && now - started > stopTimeoutMs) {
         fail(tracker, `did not stop within ${formatDuration(stopTimeoutMs)}`);
@@ -248,16 +263,19 @@ async function follow(
       infos = await client.getAllProcessInfo();
       unreachableSince = null;
     } catch (error) {
-      if (!(error instanceof SupervisorUnavailableError)) throw error;
       // Programs may be down because of us: ride out a short outage (supervisord busy or
-      // restarting) and carry on from whatever state they are in.
-      unreachableSince ??= performance.now();
-      if (performance.now() - unreachableSince < UNREACHABLE_GRACE_MS) {
-        await sleep(250);
+      // restarting, a proxy answering 502, a password being changed) and carry on from whatever
+      // state they are in. Every kind of error: none may leave a stopped program behind.
+      unreachableSince ??= pace.now();
+      if (pace.now() - unreachableSince < pace.graceMs) {
+        await sleep(RETRY_PAUSE_MS);
         continue;
       }
       for (const tracker of open()) {
-        fail(tracker, `supervisord became unreachable: ${error.message}`);
+        const down = tracker.phase === "stopping" && tracker.stopSent
+          ? `; it may be down: check "supervisorctl status ${tracker.info.namespec}"`
+          : "";
+        fail(tracker, `lost contact with supervisord mid-restart: ${errorText(error)}${down}`);
       }
       break;
     }
@@ -273,7 +291,7 @@ async function follow(
         else if (tracker.startUncertain && current.state !== "STOPPING") {
           // Our start got through although its answer did not: follow it to RUNNING.
           tracker.phase = "starting";
-          tracker.startRequestedAt = performance.now();
+          tracker.startRequestedAt = pace.now();
           observeStart(tracker, current, result, fail);
         } else if (!tracker.stopSent && current.state !== "STOPPING") toStop.push(tracker);
       } else {
@@ -282,7 +300,7 @@ async function follow(
     }
     if (toStop.length > 0) await stopAll(client, toStop, fail);
     if (readyToStart.length > 0) {
-      const after = await startAll(client, readyToStart, fail);
+      const after = await startAll(client, readyToStart, fail, pace.now);
       // Programs with startsecs=0 are RUNNING by the end of the start call: no extra poll.
       for (const info of after ?? []) {
         const tracker = trackers.get(info.namespec);
@@ -290,7 +308,7 @@ async function follow(
       }
     }
     if (open().length === 0) break;
-    await sleep(pollIntervalMs(performance.now() - started));
+    await sleep(pollIntervalMs(pace.now() - started));
   }
   for (const tracker of trackers.values()) {
     if (tracker.phase === "starting") result.pending.push(tracker.info.namespec);
@@ -333,6 +351,7 @@ async function startAll(
   client: SupervisorClient,
   ready: Tracker[],
   fail: (tracker: Tracker, reason: string) => void,
+  now: () => number,
 ): Promise<ProcessInfo[] | null> {
   // One more call at the end of the same multicall reads every state right after the starts
   // (supervisord runs them in order), saving a poll round trip.
@@ -350,7 +369,7 @@ async function startAll(
     if (outcome.ok || outcome.fault.faultName === "ALREADY_STARTED") {
       // ALREADY_STARTED: something started it between our poll and our call; the poll decides.
       tracker.phase = "starting";
-      tracker.startRequestedAt = performance.now();
+      tracker.startRequestedAt = now();
     } else {
       fail(tracker, describeFault(outcome.fault));
     }

@@ -10,6 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import {
   applyConfigUpdate,
   type ConfigResult,
+  logConfigDryRun,
   logConfigPlan,
   planConfigUpdate,
 } from "./config_update.ts";
@@ -143,12 +144,20 @@ function halt(report: RestartReport, rest: string[], versionLabel: string): Rest
   return report;
 }
 
-/** reloadConfig, plan, and (unless a dry run) apply; CANT_REREAD becomes `error`. */
+/**
+ * reloadConfig, plan, and apply; CANT_REREAD becomes `error`. A dry run never calls reloadConfig:
+ * it replaces supervisord's idea of its configuration (what `supervisorctl update` would then
+ * apply), so it only says what would be re-read.
+ */
 async function configStep(
   client: SupervisorClient,
   infos: readonly ProcessInfo[],
   options: RolloutOptions,
 ): Promise<{ error?: string; result?: ConfigResult }> {
+  if (options.dryRun) {
+    logConfigDryRun(await client.getAllConfigInfo(), options.selection, options.self);
+    return {};
+  }
   let changes;
   try {
     changes = await client.reloadConfig();
@@ -165,8 +174,7 @@ async function configStep(
   }
   const configured = await client.getAllConfigInfo();
   const plan = planConfigUpdate(changes, infos, configured, options.selection, options.self);
-  logConfigPlan(plan, options.dryRun);
-  if (options.dryRun) return {};
+  logConfigPlan(plan);
   return {
     result: await applyConfigUpdate(client, plan, infos, configured, {
       startTimeoutMs: options.startTimeoutMs,

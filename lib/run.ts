@@ -10,10 +10,12 @@ import { type Clock, sleep, systemClock, type TimerHandle } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { backoffMs } from "./delay.ts";
 import {
+  HttpProtocolError,
   SupervisorAuthError,
   SupervisorFault,
   SupervisorUnavailableError,
   UsageError,
+  XmlRpcSyntaxError,
 } from "./errors.ts";
 import { type HookSetting, runPostHook, runPreHook } from "./cycle_hooks.ts";
 import {
@@ -354,7 +356,7 @@ function isRetryable(error: unknown): boolean {
   if (error instanceof SupervisorUnavailableError) return true;
   if (error instanceof SupervisorAuthError) return true;
   if (error instanceof SupervisorFault) return error.faultName === "SHUTDOWN_STATE";
-  return error instanceof Error && ["HttpProtocolError", "XmlRpcSyntaxError"].includes(error.name);
+  return error instanceof HttpProtocolError || error instanceof XmlRpcSyntaxError;
 }
 
 function errorText(error: unknown): string {

@@ -19,6 +19,7 @@ import {
 } from "../errors.ts";
 import { type HttpResponseHead, HttpResponseReader } from "./http_response.ts";
 import type { ServerEndpoint } from "./server_url.ts";
+import { MAX_RESPONSE_BYTES } from "./xmlrpc.ts";
 
 /** How to talk to supervisord. */
 export interface TransportOptions {
@@ -28,7 +29,7 @@ export interface TransportOptions {
   password?: string | undefined;
   /** Limit for a whole call: connect, send and receive. @default {10_000} */
   timeoutMs?: number;
-  /** Largest response body accepted. @default {64 MiB} */
+  /** Largest response body accepted. @default {16 MiB, the decoder's MAX_RESPONSE_BYTES} */
   maxResponseBytes?: number;
   /** Largest status line plus headers accepted. @default {64 KiB} */
   maxHeaderBytes?: number;
@@ -42,7 +43,8 @@ export interface Transport {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** The decoder's own limit: an answer it would refuse is never read in full, nor decoded. */
+const DEFAULT_MAX_RESPONSE_BYTES = MAX_RESPONSE_BYTES;
 const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 /** setTimeout fires at once for longer delays. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -35,6 +35,8 @@ import {
 export { XmlRpcDouble } from "./xmlrpc_values.ts";
 export type { XmlRpcStruct, XmlRpcValue } from "./xmlrpc_values.ts";
 export type { DecodeLimits } from "./xmlrpc_decoder.ts";
+/** Largest response body the transport reads: the decoder's default document limit. */
+export { MAX_DOCUMENT_CHARS as MAX_RESPONSE_BYTES } from "./xmlrpc_decoder.ts";
 
 /** The encoder recurses over trusted values; this keeps a runaway value from blowing the stack. */
 const MAX_ENCODE_DEPTH = 1000;

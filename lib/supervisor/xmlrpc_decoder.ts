@@ -30,7 +30,13 @@ export interface DecodeLimits {
   maxItems?: number;
 }
 
-const DEFAULT_MAX_CHARS = 16 * 1024 * 1024;
+/**
+ * The longest document decoded by default (16 MiB). The transport reads at most this many bytes
+ * of a response body, and N bytes of UTF-8 are at most N UTF-16 code units, so every answer it
+ * accepts fits here and a bigger one is rejected before any decoding.
+ */
+export const MAX_DOCUMENT_CHARS = 16 * 1024 * 1024;
+const DEFAULT_MAX_CHARS = MAX_DOCUMENT_CHARS;
 const DEFAULT_MAX_DEPTH = 64;
 const DEFAULT_MAX_ITEMS = 1_000_000;
 

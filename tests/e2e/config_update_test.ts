@@ -158,3 +158,42 @@ Deno.test("--update-config leaves a changed group with non-target members to the
   assert.deepEqual(changedPids(before, after).filter((n) => n.startsWith("mixed:")), ["mixed:m1"]);
   assert.match(await commandLine(after["mixed:m1"]!), /^sleep 3600$/); // old definition, as warned
 });
+
+Deno.test("--update-config re-creates a program whose graceful stop outlasts the RPC timeout once, and it runs", async () => {
+  // TERM makes sh finish its current 0.2 s sleep, then drain for 12 s: longer than the default
+  // 10 s --rpc-timeout, well within stopwaitsecs=20 (supervisord never SIGKILLs it).
+  const slow = (tag: string) =>
+    `[program:slow]\ncommand=sh -c 'trap "sleep 12; exit 0" TERM; while :; do sleep 0.2; done' ${tag}\n` +
+    "startsecs=0\nstopwaitsecs=20\n";
+  await using sv = await startSupervisordWith({
+    extraConfig: INCLUDE,
+    files: { "conf.d/slow.conf": slow("v1"), "VERSION": "v1\n" },
+  }, (sv) => [
+    releasemonProgram(sv, [
+      `${sv.dir}/VERSION`,
+      "-a",
+      "--update-config",
+      "-post",
+      `env | grep ^RELEASEMON_ > ${sv.dir}/post.env`,
+    ]),
+  ]);
+  await waitForRunning(sv, ["slow:slow", "releasemon:releasemon"]);
+  await waitForLog(sv, /\[run\] Watching /);
+  const spawnsBefore = await spawnCount(sv, "slow");
+
+  await sv.writeFile("conf.d/slow.conf", slow("v2"));
+  await deploy.atomic(`${sv.dir}/VERSION`, "v2\n");
+  const log = await waitForLog(sv, /Version "v2" applied: /, 90_000);
+  // The cycle ends only once the program runs its new definition.
+  const info = await sv.client().getProcessInfo("slow:slow");
+  assert.equal(info.state, "RUNNING", log);
+  assert.match(await commandLine(info.pid), / v2$/);
+  assert.match(log, /Version "v2" applied: 1 restarted, 0 failed/);
+  assert.equal(matchingLines(log, /Re-created group slow/).length, 1, log);
+  assert.equal(await spawnCount(sv, "slow"), spawnsBefore + 1);
+  const svLog = await Deno.readTextFile(`${sv.dir}/supervisord.log`);
+  assert.match(svLog, /stopped: slow \(exit status 0\)/); // drained, not killed
+  const env = await postEnv(sv, "v2");
+  assert.match(env, /^RELEASEMON_OUTCOME=success$/m);
+  assert.match(env, /^RELEASEMON_RECREATED=slow:slow$/m);
+});

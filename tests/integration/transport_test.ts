@@ -11,7 +11,10 @@ import {
   SupervisorAuthError,
   SupervisorUnavailableError,
   UsageError,
+  XmlRpcSyntaxError,
 } from "../../lib/errors.ts";
+import { SupervisorClient } from "../../lib/supervisor/client.ts";
+import { decodeMethodResponse, MAX_RESPONSE_BYTES } from "../../lib/supervisor/xmlrpc.ts";
 import { parseServerUrl, type ServerEndpoint } from "../../lib/supervisor/server_url.ts";
 import {
   classifyConnectError,
@@ -297,6 +300,28 @@ Deno.test("post() stops reading a body over maxResponseBytes from an endless ser
       `${kind}: ${stopped}`,
     );
   }
+});
+
+Deno.test("post() rejects by default a body the decoder would refuse, before decoding it", async () => {
+  // One byte over the decoder's document limit: a UTF-8 body of N bytes is at most N UTF-16 code
+  // units, so everything the transport accepts fits the decoder, and nothing bigger is decoded.
+  const size = MAX_RESPONSE_BYTES + 1;
+  const body = encoder.encode("x".repeat(size));
+  await using server = await FakeServer.unix(async (conn) => {
+    await writeAll(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+    await writeAll(conn, body);
+  });
+  const client = new SupervisorClient(server.transport());
+  const error = await rejection(client.call("supervisor.getState"));
+  assert.ok(error instanceof HttpProtocolError, String(error));
+  assert.match(
+    error.message,
+    new RegExp(`the body is larger than ${MAX_RESPONSE_BYTES} bytes \\(maxResponseBytes\\)`),
+  );
+  assert.throws(
+    () => decodeMethodResponse("x".repeat(size)),
+    (e: unknown) => e instanceof XmlRpcSyntaxError && /more than the limit of/.test(e.message),
+  );
 });
 
 Deno.test("post() throws SupervisorAuthError on 401, never showing the password", async () => {

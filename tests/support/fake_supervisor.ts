@@ -5,8 +5,9 @@
  * tests against the real supervisord keep it honest.
  *
  * Failures can be injected: `failNext(method, n)` makes the next n calls of a method (or of
- * `system.multicall` containing it) throw SupervisorUnavailableError — after applying the call
- * when `{ applied: true }`, as when an answer is lost on the way back.
+ * `system.multicall` containing it) throw SupervisorUnavailableError (or the error `{ error }`
+ * makes: a proxy's HttpProtocolError, a SupervisorAuthError...) — after applying the call when
+ * `{ applied: true }`, as when an answer is lost on the way back.
  *
  * @module
  */
@@ -40,8 +41,12 @@ export class FakeSupervisor implements Transport {
   readonly url = "unix:///fake/supervisor.sock";
   readonly processes = new Map<string, FakeProcess>();
   readonly calls: string[] = [];
+  /** Every program addProcessGroup created, in order (a re-creation shows up once per add). */
+  readonly adds: string[] = [];
+  /** Program definitions by namespec, for addProcessGroup (see `define`). */
+  readonly definitions = new Map<string, { autostart: boolean }>();
   #nextPid = 1000;
-  #failures = new Map<string, { count: number; applied: boolean }>();
+  #failures = new Map<string, { count: number; applied: boolean; error?: () => Error }>();
 
   /** Adds `group:name` RUNNING (or in `state`). */
   add(namespec: string, state: ProcessStateName = "RUNNING"): this {
@@ -57,14 +62,28 @@ export class FakeSupervisor implements Transport {
     return this;
   }
 
+  /** Defines `group:name` in the configuration, so that addProcessGroup can (re-)create it. */
+  define(namespec: string, options: { autostart?: boolean } = {}): this {
+    this.definitions.set(namespec, { autostart: options.autostart ?? true });
+    return this;
+  }
+
   /** What a start of `namespec` goes through from now on, e.g. ["STARTING", "BACKOFF", "FATAL"]. */
   onStart(namespec: string, path: ProcessStateName[]): this {
     this.#get(namespec).startPath = path;
     return this;
   }
 
-  failNext(method: string, count = 1, options: { applied?: boolean } = {}): this {
-    this.#failures.set(method, { count, applied: options.applied ?? false });
+  failNext(
+    method: string,
+    count = 1,
+    options: { applied?: boolean; error?: () => Error } = {},
+  ): this {
+    this.#failures.set(method, {
+      count,
+      applied: options.applied ?? false,
+      ...(options.error ? { error: options.error } : {}),
+    });
     return this;
   }
 
@@ -80,7 +99,7 @@ export class FakeSupervisor implements Transport {
     const failure = inner.map((m) => this.#failures.get(m)).find((f) => f && f.count > 0);
     if (failure && !failure.applied) {
       failure.count--;
-      return Promise.reject(this.#unavailable());
+      return Promise.reject(failure.error?.() ?? this.#unavailable());
     }
     let answer: string;
     try {
@@ -91,7 +110,7 @@ export class FakeSupervisor implements Transport {
     }
     if (failure) {
       failure.count--;
-      return Promise.reject(this.#unavailable());
+      return Promise.reject(failure.error?.() ?? this.#unavailable());
     }
     return Promise.resolve(answer);
   }
@@ -120,6 +139,41 @@ export class FakeSupervisor implements Transport {
             return { faultCode: error.code, faultString: error.message };
           }
         });
+      case "supervisor.stopProcessGroup": {
+        const members = this.#members(params[0] as string);
+        if (members.length === 0) throw new RpcError(Fault.BAD_NAME, `BAD_NAME: ${params[0]}`);
+        return members.filter((p) => ["RUNNING", "STARTING", "BACKOFF"].includes(p.state)).map(
+          (p) => {
+            p.state = params[1] === true ? "STOPPED" : "STOPPING";
+            if (p.state === "STOPPED") p.pid = 0;
+            return { name: p.name, group: p.group, status: Fault.SUCCESS, description: "OK" };
+          },
+        );
+      }
+      case "supervisor.removeProcessGroup": {
+        const members = this.#members(params[0] as string);
+        if (members.length === 0) throw new RpcError(Fault.BAD_NAME, `BAD_NAME: ${params[0]}`);
+        if (members.some((p) => !["STOPPED", "EXITED", "FATAL"].includes(p.state))) {
+          throw new RpcError(Fault.STILL_RUNNING, `STILL_RUNNING: ${params[0]}`);
+        }
+        for (const p of members) this.processes.delete(`${p.group}:${p.name}`);
+        return true;
+      }
+      case "supervisor.addProcessGroup": {
+        const group = params[0] as string;
+        if (this.#members(group).length > 0) {
+          throw new RpcError(Fault.ALREADY_ADDED, `ALREADY_ADDED: ${group}`);
+        }
+        const defined = [...this.definitions].filter(([n]) => n.startsWith(`${group}:`));
+        if (defined.length === 0) throw new RpcError(Fault.BAD_NAME, `BAD_NAME: ${group}`);
+        for (const [namespec, { autostart }] of defined) {
+          this.add(namespec, "STOPPED");
+          this.adds.push(namespec);
+          // supervisord autostarts on its next loop: here, at once.
+          if (autostart) this.#dispatch("supervisor.startProcess", [namespec, false]);
+        }
+        return true;
+      }
       case "supervisor.getAllProcessInfo":
         return [...this.processes.values()].map((p) => this.#info(p));
       case "supervisor.stopProcess": {
@@ -150,6 +204,10 @@ export class FakeSupervisor implements Transport {
   }
 
   /** One poll moves every process one step: STOPPING → STOPPED, along its start path. */
+  #members(group: string): FakeProcess[] {
+    return [...this.processes.values()].filter((p) => p.group === group);
+  }
+
   #info(process: FakeProcess & { pending?: ProcessStateName[] }): XmlRpcValue {
     const info = {
       name: process.name,

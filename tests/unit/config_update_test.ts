@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { planConfigUpdate } from "../../lib/config_update.ts";
+import { applyConfigUpdate, planConfigUpdate } from "../../lib/config_update.ts";
+import { HttpProtocolError, SupervisorAuthError } from "../../lib/errors.ts";
+import { FakeSupervisor } from "../support/fake_supervisor.ts";
 import type { SelfIdentity, TargetSelection } from "../../lib/restart_plan.ts";
 import type { ProcessInfo, ProgramConfig } from "../../lib/supervisor/client.ts";
 
@@ -111,4 +113,76 @@ Deno.test("planConfigUpdate() removes only removed groups that held targets", ()
     "old",
     "web",
   ]);
+});
+
+const URL = "unix:///fake/supervisor.sock";
+const badGateway = () => new HttpProtocolError(URL, 502, "the server answered 502 Bad Gateway");
+
+/** A changed group "web" holding one target that runs; its new definition has autostart=false. */
+async function changedWeb() {
+  const fake = new FakeSupervisor().add("web:web").define("web:web", { autostart: false });
+  const running = await fake.client().getAllProcessInfo();
+  const plan = { recreate: ["web"], add: [], remove: [], mixed: [], selfChanged: null };
+  let t = 0;
+  const apply = () =>
+    applyConfigUpdate(fake.client(), plan, running, [conf("web:web", false)], {
+      startTimeoutMs: 10_000,
+      signal: new AbortController().signal,
+      now: () => t,
+      sleep: (ms: number) => Promise.resolve(void (t += ms)),
+    });
+  return { fake, apply, oldPid: running[0]!.pid };
+}
+
+Deno.test("applyConfigUpdate() re-creates a group once and starts what ran, through 502s", async () => {
+  const { fake, apply, oldPid } = await changedWeb();
+  fake.failNext("supervisor.removeProcessGroup", 3, { error: badGateway });
+  const result = await apply();
+  assert.deepEqual(result.failed, []);
+  assert.deepEqual(result.recreated, ["web:web"]);
+  assert.deepEqual(fake.adds, ["web:web"]);
+  const web = fake.processes.get("web:web")!;
+  assert.equal(web.state, "RUNNING");
+  assert.notEqual(web.pid, oldPid);
+});
+
+Deno.test("applyConfigUpdate() takes a lost addProcessGroup answer for done, not a second add", async () => {
+  const { fake, apply } = await changedWeb();
+  fake.failNext("supervisor.addProcessGroup", 1, { applied: true, error: badGateway });
+  const result = await apply();
+  assert.deepEqual(result.failed, []);
+  assert.deepEqual(result.recreated, ["web:web"]);
+  assert.deepEqual(fake.adds, ["web:web"]);
+  assert.equal(fake.calls.filter((c) => c === "supervisor.addProcessGroup").length, 2);
+  assert.equal(fake.processes.get("web:web")!.state, "RUNNING");
+});
+
+Deno.test("applyConfigUpdate() starts the old definition again when the group cannot be removed", async () => {
+  const { fake, apply, oldPid } = await changedWeb();
+  fake.failNext("supervisor.removeProcessGroup", Infinity, {
+    error: () => new SupervisorAuthError(URL, "wrong username or password"),
+  });
+  const result = await apply();
+  assert.deepEqual(result.recreated, []);
+  assert.deepEqual(fake.adds, []);
+  assert.deepEqual(result.failed, [{
+    namespec: "web:web",
+    reason: "group web not re-created: cannot remove it: wrong username or password; " +
+      "it runs its previous definition again",
+  }]);
+  const web = fake.processes.get("web:web")!;
+  assert.equal(web.state, "RUNNING");
+  assert.notEqual(web.pid, oldPid);
+});
+
+Deno.test("applyConfigUpdate() reports a group removed but not added again, never success", async () => {
+  const { fake, apply } = await changedWeb();
+  fake.failNext("supervisor.addProcessGroup", Infinity, { error: badGateway });
+  const result = await apply();
+  assert.deepEqual(result.recreated, []);
+  assert.deepEqual(result.failed, [{
+    namespec: "web:web",
+    reason: "group web removed but not added again: the server answered 502 Bad Gateway; " +
+      "add it with: supervisorctl update web",
+  }]);
 });

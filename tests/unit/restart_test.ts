@@ -1,4 +1,11 @@
 import assert from "node:assert/strict";
+import {
+  HttpProtocolError,
+  SupervisorAuthError,
+  SupervisorFault,
+  SupervisorUnavailableError,
+  XmlRpcSyntaxError,
+} from "../../lib/errors.ts";
 import { restartPrograms } from "../../lib/restart.ts";
 import { FakeSupervisor } from "../support/fake_supervisor.ts";
 
@@ -93,3 +100,56 @@ Deno.test("restartPrograms() uses one multicall and one poller beyond 16 program
   assert.equal(fake.calls.filter((c) => c === "supervisor.stopProcess").length, 20);
   assert.equal(fake.calls.filter((c) => c === "supervisor.startProcess").length, 20);
 });
+
+/** Each kind of error a call can end in mid-restart. */
+const ERROR_KINDS: [string, () => Error][] = [
+  ["unreachable", () => new SupervisorUnavailableError(URL, "connection-refused", "refused")],
+  ["a proxy's 502", () => new HttpProtocolError(URL, 502, "the server answered 502 Bad Gateway")],
+  ["a changed password", () => new SupervisorAuthError(URL, "wrong username or password")],
+  ["a garbled answer", () => new XmlRpcSyntaxError("Cannot decode XML-RPC response: truncated")],
+  ["a fault", () => new SupervisorFault(6, "SHUTDOWN_STATE", "SHUTDOWN_STATE", "system.multicall")],
+  ["an unexpected error", () => new Error("something unexpected")],
+];
+const URL = "unix:///fake/supervisor.sock";
+
+/** Time that moves only when the restart sleeps. */
+function fakeTime() {
+  let t = 0;
+  return { now: () => t, sleep: (ms: number) => Promise.resolve(void (t += ms)) };
+}
+
+for (const [kind, error] of ERROR_KINDS) {
+  for (const count of [2, 20]) {
+    Deno.test(`restartPrograms() starts again what it stopped after ${kind} (${count} programs)`, async () => {
+      const fake = new FakeSupervisor();
+      for (let i = 0; i < count; i++) fake.add(`g:p${i}`);
+      const infos = await targets(fake);
+      // Between the stops and the starts: every start and a few polls fail, then calls succeed.
+      fake.failNext("supervisor.startProcess", 4, { error });
+      const result = await restartPrograms(fake.client(), infos, fakeTime());
+      assert.deepEqual(result.failed, []);
+      assert.equal(result.restarted.length, count);
+      assert.ok([...fake.processes.values()].every((p) => p.state === "RUNNING"));
+    });
+  }
+
+  Deno.test(`restartPrograms() reports every stopped program failed when ${kind} lasts`, async () => {
+    const fake = new FakeSupervisor().add("g:a").add("g:b");
+    const infos = await targets(fake);
+    fake.failNext("supervisor.startProcess", Infinity, { error });
+    fake.failNext("supervisor.getAllProcessInfo", Infinity, { error });
+    const time = fakeTime();
+    const result = await restartPrograms(fake.client(), infos, time);
+    assert.deepEqual(result.restarted, []);
+    assert.deepEqual(result.pending, []);
+    assert.deepEqual(result.failed.map((f) => f.namespec).sort(), ["g:a", "g:b"]);
+    for (const failure of result.failed) {
+      assert.ok(failure.reason.includes(error().message), failure.reason);
+      assert.match(failure.reason, /^lost contact with supervisord mid-restart: /);
+      assert.match(failure.reason, /check "supervisorctl status g:[ab]"$/);
+    }
+    // Gave up only after the grace period.
+    assert.ok(time.now() >= 30_000, String(time.now()));
+    assert.ok([...fake.processes.values()].every((p) => p.state === "STOPPED"));
+  });
+}
