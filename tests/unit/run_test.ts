@@ -299,3 +299,35 @@ Deno.test("run() with --dry-run never asks the fleet for a slot nor reports to i
     assert.deepEqual(fleet.calls, []);
   });
 });
+
+Deno.test("run() with --fleet runs the pre-restart step only once it holds a slot", async () => {
+  using clock = new FakeClock();
+  const fleet = fleetOf(clock);
+  const cfg = config([...ARGV, "--pre-restart", "true"], { hookTimeoutMs: 0 });
+  await withLog(async (records) => {
+    const host = await startHost(records, cfg, { clock, fleet: fleet.a });
+    try {
+      assert.equal((await fleet.b.acquire(B, new AbortController().signal)).kind, "go");
+      host.watcher.see(B);
+      await until(() => logged(records, /Waiting for a fleet slot for version .B./), "a waits");
+      await clock.tickAsync(1_000); // b holds the slot: a's pre step must not run meanwhile
+      assert.ok(!phases(records).includes("fleet-wait → pre-restart"));
+      await fleet.b.finish(B, OK);
+      await until(() => count(phases(records), "pre-restart → idle") === 1, "a's cycle to end");
+      assert.deepEqual(phases(records).slice(-3), [
+        "delaying → fleet-wait",
+        "fleet-wait → pre-restart",
+        "pre-restart → idle",
+      ]);
+      // The slot covered the step, and the aborted outcome reached the fleet.
+      await until(async () => {
+        const a = (await fleet.a.status(B.hash)).hosts.find((h) => h.hostId === "a");
+        return a?.outcome === "aborted";
+      }, "a's outcome");
+    } finally {
+      await host.stop();
+      await fleet.a.close();
+      await fleet.b.close();
+    }
+  });
+});
