@@ -3,136 +3,48 @@
  * the commands to run, as data. Only `lib/run.ts` holds the current state, owns timers and runs
  * commands; it feeds their results back as events.
  *
- *   idle → delaying → pre-restart → restarting → post-restart → idle
- *                                    ↘ retrying (supervisord unreachable) ↗
+ *   idle → delaying → [fleet-wait] → pre-restart → restarting → post-restart → idle
+ *                          ↖ retrying (supervisord unreachable; slot released) ↙
  *
  * Settling happens one stage earlier, in the watcher (`lib/watch/settle.ts`): the machine sees
  * only settled versions. A version that arrives while a cycle runs is kept as `latest` and, when
  * the cycle ends, one more cycle runs for the newest one (coalesced). Never two restarts at once.
  *
+ * With --fleet (not in a dry run) a cycle waits for a fleet slot after its delay (fleet-wait,
+ * `_machine_fleet.ts`) and holds it until CycleDone, so the pre- and post-restart commands run
+ * on at most --fleet-max hosts at once. A newer version seen while waiting replaces the awaited
+ * one. Every step ends in an event the machine handles in its phase, its failures included: no
+ * error leaves a cycle without an outcome.
+ *
  * @module
  */
 import { backoffMs, formatDuration, restartDelayMs } from "./delay.ts";
 import { quoteVersion } from "./log.ts";
+import {
+  abort,
+  closeCycle,
+  finishCycle,
+  log,
+  proceed,
+  retarget,
+  same,
+  startCycle,
+} from "./_machine_cycle.ts";
+import { onFleetAnswer, onStaleFleetAnswer } from "./_machine_fleet.ts";
+import type {
+  Cycle,
+  MachineCommand,
+  MachineContext,
+  MachineEvent,
+  MachineState,
+  Outcome,
+  RestartReport,
+  Step,
+  Transition,
+  VersionRef,
+} from "./_machine_types.ts";
 
-/** A version as the machine needs it: identity (hash) and a display label. */
-export interface VersionRef {
-  hash: string;
-  label: string;
-}
-
-export type Phase =
-  | "idle"
-  | "delaying"
-  | "pre-restart"
-  | "restarting"
-  | "retrying"
-  | "post-restart";
-
-/** One program that failed to restart, with supervisord's reason. */
-export interface ProgramFailure {
-  namespec: string;
-  reason: string;
-}
-
-/** What a restart did, one entry per program. */
-export interface RestartReport {
-  restarted: string[];
-  failed: ProgramFailure[];
-  /** Targets left alone, with why (STOPPED by the operator, not RUNNING with --running-only...). */
-  skipped: { namespec: string; reason: string }[];
-  /** Requested names or groups that matched nothing. */
-  unknown: string[];
-  /** True when a rolling restart halted on a failure (remaining programs untouched). */
-  halted?: boolean;
-  /** Targets a halted rollout did not touch: they still run the previous release. */
-  untouched?: string[];
-  /** Why nothing could be done for this version (e.g. supervisord's CANT_REREAD message). */
-  error?: string;
-  /** The fleet halted this version before this host restarted anything (the reason). */
-  fleetHalted?: string;
-  /** What `--update-config` did: programs re-created, added and removed. */
-  config?: { recreated: string[]; added: string[]; removed: string[] };
-}
-
-export type Outcome = "success" | "partial" | "failed" | "aborted" | "halted";
-
-/** The cycle in progress: which version it applies and over which previous one. */
-export interface Cycle {
-  version: VersionRef;
-  previous: VersionRef | null;
-  /** Increments per retry while supervisord is unreachable. */
-  attempt: number;
-  /** Catch-up: restart only these namespecs (started before the version appeared). */
-  only?: string[];
-}
-
-export interface MachineState {
-  phase: Phase;
-  /** The version the targets run: the baseline at start, then each version a cycle applied. */
-  applied: VersionRef | null;
-  /** The newest version seen; a cycle starts when it differs from `applied`. */
-  latest: VersionRef | null;
-  cycle: Cycle | null;
-  /** Versions whose cycle was aborted (pre-restart failed) are not retried until a newer one. */
-  abandoned: VersionRef | null;
-  /** Identifies the timer the machine waits for; a stale TimerFired is ignored. */
-  timerId: number;
-  /** How the running cycle ended, announced (CycleDone) once its post command is done. */
-  closing: CycleDone | null;
-}
-
-/** The end of a cycle, for whoever keeps score (the fleet): after the post command. */
-export interface CycleDone {
-  type: "CycleDone";
-  cycle: Cycle;
-  outcome: Outcome;
-  report: RestartReport | null;
-  reason?: string;
-}
-
-export type MachineEvent =
-  | { type: "VersionSeen"; version: VersionRef }
-  | { type: "VersionMissing" }
-  | { type: "CatchUpNeeded"; version: VersionRef; namespecs: string[] }
-  | { type: "TimerFired"; timerId: number }
-  | { type: "PreHookDone"; ok: boolean; reason?: string }
-  | { type: "RestartDone"; report: RestartReport }
-  | { type: "RestartUnavailable"; reason: string }
-  | { type: "PostHookDone" };
-
-export type MachineCommand =
-  | { type: "StartTimer"; timerId: number; delayMs: number; purpose: "delay" | "retry" }
-  | { type: "RunPreHook"; cycle: Cycle }
-  | { type: "Restart"; cycle: Cycle }
-  | {
-    type: "RunPostHook";
-    cycle: Cycle;
-    outcome: Outcome;
-    report: RestartReport | null;
-    reason?: string;
-  }
-  | CycleDone
-  | {
-    type: "Log";
-    level: "debug" | "info" | "warning" | "error";
-    message: string;
-    properties?: Record<string, unknown>;
-  };
-
-/** What the machine needs to know about the configuration, and its injected randomness. */
-export interface MachineContext {
-  fixedDelayMs: number;
-  randomDelayMs: number;
-  hasPreHook: boolean;
-  hasPostHook: boolean;
-  random: () => number;
-}
-
-export interface Transition {
-  state: MachineState;
-  commands: MachineCommand[];
-}
+export type * from "./_machine_types.ts";
 
 /** The state at start-up: the version read at start is the baseline, no restart for it. */
 export function initialState(baseline: VersionRef | null): MachineState {
@@ -143,11 +55,11 @@ export function initialState(baseline: VersionRef | null): MachineState {
     cycle: null,
     abandoned: null,
     timerId: 0,
+    waitId: 0,
+    cancelling: false,
     closing: null,
   };
 }
-
-const same = (a: VersionRef | null, b: VersionRef | null) => a?.hash === b?.hash;
 
 /** The outcome a post-restart command is told, from a restart report. */
 export function outcomeOf(report: RestartReport): Outcome {
@@ -157,6 +69,13 @@ export function outcomeOf(report: RestartReport): Outcome {
   if (report.failed.length === 0) return "success";
   return report.restarted.length > 0 ? "partial" : "failed";
 }
+
+/** Which phase handles the failure of each step. */
+const PHASE_OF_STEP: Record<Step, MachineState["phase"]> = {
+  "pre-restart": "pre-restart",
+  "restarting": "restarting",
+  "post-restart": "post-restart",
+};
 
 export function transition(
   state: MachineState,
@@ -172,6 +91,13 @@ export function transition(
       return onCatchUp(state, event.version, event.namespecs, context);
     case "TimerFired":
       return event.timerId === state.timerId ? onTimer(state, context) : { state, commands: [] };
+    case "FleetSlotGranted":
+    case "FleetHalted":
+    case "FleetUncoordinated":
+    case "FleetWaitEnded":
+      return state.phase === "fleet-wait" && event.waitId === state.waitId
+        ? onFleetAnswer(state, event, context)
+        : onStaleFleetAnswer(state, event);
     case "PreHookDone":
       return state.phase === "pre-restart"
         ? onPreHookDone(state, event, context)
@@ -184,6 +110,10 @@ export function transition(
       return state.phase === "restarting" ? onUnavailable(state, event.reason) : unchanged(state);
     case "PostHookDone":
       return state.phase === "post-restart" ? finishCycle(state, context) : unchanged(state);
+    case "StepFailed":
+      return state.phase === PHASE_OF_STEP[event.step]
+        ? onStepFailed(state, event.step, event.reason, context)
+        : unchanged(state);
   }
 }
 
@@ -198,6 +128,23 @@ function onVersionSeen(
 ): Transition {
   if (same(version, state.latest)) return unchanged(state);
   const next = { ...state, latest: version };
+  if (state.phase === "fleet-wait" && !state.cancelling && !same(version, state.cycle!.version)) {
+    // Nothing was done for the awaited version yet: wait for the newest one instead, once the
+    // fleet has answered the cancel (a slot granted meanwhile is released first).
+    return {
+      state: { ...next, cancelling: true },
+      commands: [
+        log(
+          "info",
+          "Version {version} seen while waiting for a fleet slot; waiting for it instead",
+          {
+            version: quoteVersion(version.label),
+          },
+        ),
+        { type: "CancelFleetWait", waitId: state.waitId },
+      ],
+    };
+  }
   if (state.phase !== "idle") {
     // Kept as `latest`; the running cycle ends with one more cycle for it.
     return {
@@ -246,28 +193,6 @@ function onCatchUp(
   };
 }
 
-/** From idle: begin a cycle for `latest` when it is something to apply. */
-function startCycle(state: MachineState, context: MachineContext): Transition {
-  const version = state.latest;
-  if (version === null || same(version, state.applied) || same(version, state.abandoned)) {
-    return { state: { ...state, phase: "idle", cycle: null }, commands: [] };
-  }
-  const cycle: Cycle = { version, previous: state.applied, attempt: 0 };
-  const delayMs = restartDelayMs(context.fixedDelayMs, context.randomDelayMs, context.random);
-  const timerId = state.timerId + 1;
-  return {
-    state: { ...state, phase: "delaying", cycle, timerId },
-    commands: [
-      log("info", "New version {version} (was {previous}); restarting in {delay}", {
-        version: quoteVersion(version.label),
-        previous: cycle.previous ? quoteVersion(cycle.previous.label) : "none",
-        delay: formatDuration(delayMs),
-      }),
-      { type: "StartTimer", timerId, delayMs, purpose: "delay" },
-    ],
-  };
-}
-
 function onTimer(state: MachineState, context: MachineContext): Transition {
   if (state.phase === "delaying" && state.cycle) {
     // The newest version wins: a release that landed during the delay replaces the older one.
@@ -282,28 +207,15 @@ function onTimer(state: MachineState, context: MachineContext): Transition {
       };
     }
     // A newer version than the catch-up's one restarts every target: drop the restriction.
-    const { only: _only, ...full } = state.cycle;
-    const cycle: Cycle = catchingUp ? state.cycle : { ...full, version: latest };
-    if (context.hasPreHook) {
-      return {
-        state: { ...state, phase: "pre-restart", cycle },
-        commands: [{ type: "RunPreHook", cycle }],
-      };
-    }
-    return {
-      state: { ...state, phase: "restarting", cycle },
-      commands: [{ type: "Restart", cycle }],
-    };
+    const cycle = catchingUp ? state.cycle : retarget(state.cycle, latest);
+    return proceed(state, cycle, context);
   }
   if (state.phase === "retrying" && state.cycle) {
     // Nothing was restarted yet: a release that landed during the outage replaces this one.
+    // With --fleet the slot was released for the outage: queue again first.
     const version = state.latest ?? state.cycle.version;
-    const { only: _only, ...full } = state.cycle;
-    const cycle: Cycle = same(version, state.cycle.version) ? state.cycle : { ...full, version };
-    return {
-      state: { ...state, phase: "restarting", cycle },
-      commands: [{ type: "Restart", cycle }],
-    };
+    const cycle = same(version, state.cycle.version) ? state.cycle : retarget(state.cycle, version);
+    return proceed(state, cycle, context);
   }
   return unchanged(state);
 }
@@ -313,25 +225,49 @@ function onPreHookDone(
   event: { ok: boolean; reason?: string },
   context: MachineContext,
 ): Transition {
-  const cycle = state.cycle!;
-  if (event.ok) {
-    return { state: { ...state, phase: "restarting" }, commands: [{ type: "Restart", cycle }] };
+  if (event.ok) return proceed(state, { ...state.cycle!, prepared: true }, context);
+  return abort(state, event.reason ?? "pre-restart command failed", context);
+}
+
+function onStepFailed(
+  state: MachineState,
+  step: Step,
+  reason: string,
+  context: MachineContext,
+): Transition {
+  const version = quoteVersion(state.cycle!.version.label);
+  if (step === "pre-restart") return abort(state, `pre-restart step failed: ${reason}`, context);
+  if (step === "post-restart") {
+    // The outcome was decided before the post command: the cycle is over all the same.
+    const next = finishCycle(state, context);
+    return {
+      state: next.state,
+      commands: [
+        log("error", "Post-restart step for version {version} failed: {reason}", {
+          version,
+          reason,
+        }),
+        ...next.commands,
+      ],
+    };
   }
-  const reason = event.reason ?? "pre-restart command failed";
-  const logLine = log(
-    "error",
-    "Restart for version {version} aborted: {reason}; programs left untouched",
-    {
-      version: quoteVersion(cycle.version.label),
-      reason,
-    },
-  );
-  const next = closeCycle(
-    { ...state, abandoned: cycle.version },
-    { type: "CycleDone", cycle, outcome: "aborted", report: null, reason },
-    context,
-  );
-  return { state: next.state, commands: [logLine, ...next.commands] };
+  // The restart broke in a way retrying cannot cure; what it did is unknown: not applied, and
+  // not retried until a newer version.
+  const cycle = state.cycle!;
+  const next = closeCycle({ ...state, abandoned: cycle.version }, {
+    type: "CycleDone",
+    cycle,
+    outcome: "failed",
+    report: null,
+    reason,
+  }, context);
+  return {
+    state: next.state,
+    commands: [
+      log("error", "Restart for version {version} failed: {reason}", { version, reason }),
+      ...next.commands,
+    ],
+  };
 }
 
 function onRestartDone(
@@ -343,12 +279,8 @@ function onRestartDone(
   const outcome = outcomeOf(report);
   const reason = report.error ?? report.fleetHalted;
   // Programs now run this version (or tried to): a failed program is not retried for the same
-  // version — the next release (or --revive) deals with it. A version the fleet halted was not
-  // applied here; like an aborted one, only a newer version (or a catch-up) retries it.
-  const next: MachineState = report.fleetHalted === undefined
-    ? { ...state, applied: cycle.version }
-    : { ...state, abandoned: cycle.version };
-  return closeCycle(next, {
+  // version — the next release (or --revive) deals with it.
+  return closeCycle({ ...state, applied: cycle.version }, {
     type: "CycleDone",
     cycle,
     outcome,
@@ -357,25 +289,15 @@ function onRestartDone(
   }, context);
 }
 
-/** Runs the post command with the outcome (when there is one), then announces CycleDone. */
-function closeCycle(state: MachineState, done: CycleDone, context: MachineContext): Transition {
-  if (context.hasPostHook) {
-    const { type: _type, ...post } = done;
-    return {
-      state: { ...state, phase: "post-restart", closing: done },
-      commands: [{ ...post, type: "RunPostHook" }],
-    };
-  }
-  const next = finishCycle({ ...state, closing: done }, context);
-  return next;
-}
-
 function onUnavailable(state: MachineState, reason: string): Transition {
-  const cycle = { ...state.cycle!, attempt: state.cycle!.attempt + 1 };
+  const { fleet, ...rest } = state.cycle!;
+  const cycle: Cycle = { ...rest, attempt: rest.attempt + 1 };
   const delayMs = backoffMs(cycle.attempt - 1);
   const timerId = state.timerId + 1;
-  // Log every retry for the first few, then only every 10th, so an outage does not flood.
   const commands: MachineCommand[] = [];
+  // A host that cannot restart holds no slot: others go meanwhile; it queues again to retry.
+  if (fleet === "slot") commands.push({ type: "ReleaseFleetSlot", version: cycle.version });
+  // Log every retry for the first few, then only every 10th, so an outage does not flood.
   if (cycle.attempt <= 3 || cycle.attempt % 10 === 0) {
     commands.push(
       log(
@@ -393,19 +315,4 @@ function onUnavailable(state: MachineState, reason: string): Transition {
   }
   commands.push({ type: "StartTimer", timerId, delayMs, purpose: "retry" });
   return { state: { ...state, phase: "retrying", cycle, timerId }, commands };
-}
-
-/** After post-restart (or without one): idle, or one more cycle for a version that came meanwhile. */
-function finishCycle(state: MachineState, context: MachineContext): Transition {
-  const done = state.closing;
-  const next = startCycle({ ...state, phase: "idle", cycle: null, closing: null }, context);
-  return done ? { state: next.state, commands: [done, ...next.commands] } : next;
-}
-
-function log(
-  level: "debug" | "info" | "warning" | "error",
-  message: string,
-  properties?: Record<string, unknown>,
-): MachineCommand {
-  return properties ? { type: "Log", level, message, properties } : { type: "Log", level, message };
 }

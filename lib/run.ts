@@ -27,6 +27,7 @@ import {
   type MachineEvent,
   type MachineState,
   type RestartReport,
+  type Step,
   transition,
   type VersionRef,
 } from "./machine.ts";
@@ -49,7 +50,7 @@ export interface RunDependencies {
   client: SupervisorClient;
   watcher: VersionWatcher;
   self: SelfIdentity;
-  /** Set with --fleet: restarts wait for a fleet slot and report their outcome. */
+  /** Set with --fleet: cycles wait for a fleet slot (not in a dry run) and report their outcome. */
   fleet?: FleetCoordinator | null;
   clock?: Clock;
   random?: () => number;
@@ -94,6 +95,10 @@ class Loop {
   #state: MachineState = initialState(null);
   #timer: TimerHandle | null = null;
   #inFlight = new Set<Promise<void>>();
+  /** Aborts each pending fleet wait, by wait id (CancelFleetWait). */
+  #fleetWaits = new Map<number, AbortController>();
+  /** Fleet calls run one after the other: a slot is given back before the next is asked for. */
+  #fleetQueue: Promise<unknown> = Promise.resolve();
   #stopping = false;
   readonly #clock: Clock;
   readonly #context: MachineContext;
@@ -110,6 +115,8 @@ class Loop {
       // A dry run announces the hooks (rollout.ts) but never runs them.
       hasPreHook: config.preRestart !== null && !config.dryRun,
       hasPostHook: config.postRestart !== null && !config.dryRun,
+      // A dry-run host never holds a slot nor counts as a canary: it restarts nothing.
+      fleet: (deps.fleet ?? null) !== null && !config.dryRun,
       random: deps.random ?? Math.random,
     };
   }
@@ -254,12 +261,25 @@ class Loop {
         this.#timer = this.#clock.setTimer(fire, command.delayMs);
         return;
       }
+      case "AcquireFleetSlot":
+        return this.#track(
+          this.#acquire(command.waitId, command.version),
+          (reason) => ({ type: "FleetWaitEnded", waitId: command.waitId, reason }),
+        );
+      case "CancelFleetWait":
+        this.#fleetWaits.get(command.waitId)?.abort();
+        return;
+      case "ReleaseFleetSlot": {
+        const fleet = this.deps.fleet;
+        if (fleet) this.#background(this.#fleetCall(() => fleet.release(command.version)));
+        return;
+      }
       case "RunPreHook":
-        return this.#track(runPreHook(this.#hookSetting(), command.cycle));
+        return this.#track(runPreHook(this.#hookSetting(), command.cycle), failed("pre-restart"));
       case "Restart":
-        return this.#track(this.#restart(command.cycle));
+        return this.#track(this.#restart(command.cycle), failed("restarting"));
       case "RunPostHook":
-        return this.#track(runPostHook(this.#hookSetting(), command));
+        return this.#track(runPostHook(this.#hookSetting(), command), failed("post-restart"));
       case "CycleDone":
         return this.#cycleDone(command);
     }
@@ -275,48 +295,69 @@ class Loop {
     };
   }
 
-  #track(work: Promise<MachineEvent>): void {
+  /** Runs a step; an exception it throws becomes the event `onError` makes of it. */
+  #track(work: Promise<MachineEvent>, onError: (reason: string) => MachineEvent): void {
     const done = work
       .catch((error): MachineEvent => {
         // A bug, not an expected failure: log it and keep the loop alive.
         log.error("Unexpected error: {error}", { error: errorText(error) });
-        return { type: "RestartUnavailable", reason: errorText(error) };
+        return onError(errorText(error));
       })
       .then((event) => this.#dispatch(event))
       .finally(() => this.#inFlight.delete(done));
     this.#inFlight.add(done);
   }
 
+  /** Fleet calls in order (see #fleetQueue); a call's failure does not stop the next. */
+  #fleetCall<T>(call: () => Promise<T>): Promise<T> {
+    const result = this.#fleetQueue.then(call);
+    this.#fleetQueue = result.catch(() => {});
+    return result;
+  }
+
+  /** Waits for a fleet slot until granted, halted, uncoordinated or cancelled. */
+  #acquire(waitId: number, version: VersionRef): Promise<MachineEvent> {
+    const controller = new AbortController();
+    this.#fleetWaits.set(waitId, controller);
+    const signal = AbortSignal.any([this.signal, controller.signal]);
+    return this.#fleetCall(async (): Promise<MachineEvent> => {
+      try {
+        const decision = await this.deps.fleet!.gate(version, signal);
+        switch (decision.kind) {
+          case "go":
+            return { type: "FleetSlotGranted", waitId, version, canary: decision.canary };
+          case "halted":
+            return { type: "FleetHalted", waitId, version, reason: decision.reason };
+          case "uncoordinated":
+            return { type: "FleetUncoordinated", waitId, version };
+        }
+      } catch (error) {
+        if (signal.aborted) return { type: "FleetWaitEnded", waitId };
+        throw error;
+      } finally {
+        this.#fleetWaits.delete(waitId);
+      }
+    });
+  }
+
   /** Tells the fleet how this host's cycle ended (after the post command), in the background. */
   #cycleDone(done: CycleDone): void {
     const fleet = this.deps.fleet;
-    if (!fleet) return;
+    // Only a cycle that went through the fleet: never a dry run, never one that got no answer.
+    if (!fleet || done.cycle.fleet === undefined) return;
     const failures = done.report?.failed.map((f) => `${f.namespec}: ${f.reason}`) ?? [];
     const detail = done.reason ?? (failures.join("; ") ||
       `${done.report?.restarted.length ?? 0} program(s) restarted`);
-    this.#background(fleet.finish(done.cycle.version, {
-      outcome: done.outcome === "halted" ? "skipped" : done.outcome,
-      ok: done.outcome === "success" || done.outcome === "halted",
-      detail,
-    }));
+    this.#background(this.#fleetCall(() =>
+      fleet.finish(done.cycle.version, {
+        outcome: done.outcome === "halted" ? "skipped" : done.outcome,
+        ok: done.outcome === "success" || done.outcome === "halted",
+        detail,
+      })
+    ));
   }
 
   async #restart(cycle: Cycle): Promise<MachineEvent> {
-    if (this.deps.fleet) {
-      const decision = await this.deps.fleet.gate(cycle.version, this.signal);
-      if (decision.kind === "halted") {
-        return {
-          type: "RestartDone",
-          report: {
-            restarted: [],
-            failed: [],
-            skipped: [],
-            unknown: [],
-            fleetHalted: decision.reason,
-          },
-        };
-      }
-    }
     const started = performance.now();
     let report: RestartReport;
     try {
@@ -357,6 +398,11 @@ function isRetryable(error: unknown): boolean {
   if (error instanceof SupervisorAuthError) return true;
   if (error instanceof SupervisorFault) return error.faultName === "SHUTDOWN_STATE";
   return error instanceof HttpProtocolError || error instanceof XmlRpcSyntaxError;
+}
+
+/** A step's exception ends the cycle in the step's phase (lib/machine.ts). */
+function failed(step: Step): (reason: string) => MachineEvent {
+  return (reason) => ({ type: "StepFailed", step, reason });
 }
 
 function errorText(error: unknown): string {

@@ -17,6 +17,7 @@ import {
   failureReason,
   finishedState,
   lostCanaryReason,
+  STAND_BY_DETAIL,
 } from "./_validate.ts";
 
 type Role = "" | "canary" | "regular";
@@ -185,6 +186,28 @@ export class MemoryEngine {
     const current = g.hostver.get(host);
     if (current === undefined || current === version.hash) this.#leave(host);
     this.#publish();
+  }
+
+  /**
+   * The host gives its slot back without an outcome and stays a registered waiter (role and
+   * ticket kept); also its heartbeat while it stands by. False when it is not registered for
+   * `version` any more.
+   */
+  standBy(o: CheckedOptions, version: FleetVersion): boolean {
+    const g = this.#g;
+    const host = o.hostId;
+    if (g.hostver.get(host) !== version.hash) return false;
+    const v = g.versions.get(version.hash);
+    const rec = v?.hosts.get(host);
+    if (v === undefined || rec === undefined || FINAL.has(rec.state)) return false;
+    if (g.slots.delete(host)) this.#publish();
+    g.queue.delete(host);
+    g.waiters.set(host, this.#now + o.waiterTtlMs);
+    if (rec.state !== "waiting" || rec.detail !== STAND_BY_DETAIL) {
+      Object.assign(rec, { state: "waiting", detail: STAND_BY_DETAIL });
+      this.#put(v, host, rec);
+    }
+    return true;
   }
 
   /** The host leaves on purpose: a waiting canary gives up its role; a restarting one is lost. */

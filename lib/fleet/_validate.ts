@@ -98,6 +98,9 @@ export function lostCanaryReason(hostId: string, what: string): string {
   return `canary host "${hostId}" ${what} before finishing`;
 }
 
+/** Record detail of a host that gave its slot back (`Fleet.release`); `scripts.ts` has a copy. */
+export const STAND_BY_DETAIL = "gave its slot back; queues again when it can restart";
+
 /** An empty status for a group without any version yet. */
 export function emptyStatus(group: string, slots: string[]): RolloutStatus {
   return { group, version: null, halted: null, hosts: [], slots };

@@ -9,7 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { type Clock, sleep } from "../clock.ts";
 import { backoffMs, formatDuration } from "../delay.ts";
 import { quoteVersion } from "../log.ts";
-import type { Fleet, FleetVersion, HostOutcome } from "./fleet.ts";
+import { type Fleet, FleetUnavailableError, type FleetVersion, type HostOutcome } from "./fleet.ts";
 
 const log = getLogger(["releasemon", "fleet"]);
 
@@ -54,7 +54,7 @@ export class FleetCoordinator {
         return decision;
       } catch (error) {
         if (signal.aborted) throw error;
-        if (!(error instanceof Error) || error.name !== "FleetUnavailableError") throw error;
+        if (!(error instanceof FleetUnavailableError)) throw error;
         const waitedMs = this.clock.now() - started;
         if (this.policy.onError === "proceed" && waitedMs >= this.policy.timeoutMs) {
           log.warning(
@@ -72,7 +72,7 @@ export class FleetCoordinator {
         const delayMs = backoffMs(attempt, { initialMs: 500, maxMs: 5_000 });
         if (attempt < 3 || attempt % 10 === 0) {
           // A refused password never fixes itself: an error for a person, still retried.
-          const level = (error as { authRefused?: boolean }).authRefused ? "error" : "warning";
+          const level = error.authRefused ? "error" : "warning";
           log[level]("Cannot use the fleet: {error}; version {version} kept, retry in {delay}", {
             error: error.message,
             version: quoteVersion(version.label),
@@ -86,20 +86,47 @@ export class FleetCoordinator {
 
   /** Records the outcome (halting the version on failure) and frees the slot; retries briefly. */
   async finish(version: FleetVersion, outcome: HostOutcome): Promise<void> {
+    const done = await this.#retrying(
+      version,
+      "report to",
+      () => this.fleet.finish(version, outcome),
+    );
+    if (!done || outcome.ok) return;
+    log.error("Version {version} marked failed for the fleet: {detail}", {
+      version: quoteVersion(version.label),
+      detail: outcome.detail,
+    });
+  }
+
+  /**
+   * Gives the slot for `version` back without an outcome, for a host that cannot restart right
+   * now (its supervisord is unreachable): the others go meanwhile. Retries briefly, like finish.
+   */
+  async release(version: FleetVersion): Promise<void> {
+    if (!await this.#retrying(version, "release a slot to", () => this.fleet.release(version))) {
+      return;
+    }
+    log.warning(
+      "Released the fleet slot for version {version}: this host cannot restart now; it queues again to retry",
+      { version: quoteVersion(version.label) },
+    );
+  }
+
+  /** Runs `call` through a short engine outage (8 tries); false when it gave up. */
+  async #retrying(
+    version: FleetVersion,
+    action: string,
+    call: () => Promise<void>,
+  ): Promise<boolean> {
     for (let attempt = 0; attempt < 8; attempt++) {
       try {
-        await this.fleet.finish(version, outcome);
-        if (!outcome.ok) {
-          log.error("Version {version} marked failed for the fleet: {detail}", {
-            version: quoteVersion(version.label),
-            detail: outcome.detail,
-          });
-        }
-        return;
+        await call();
+        return true;
       } catch (error) {
-        if (!(error instanceof Error) || error.name !== "FleetUnavailableError") throw error;
+        if (!(error instanceof FleetUnavailableError)) throw error;
         const delayMs = backoffMs(attempt, { initialMs: 500, maxMs: 10_000 });
-        log.warning("Cannot report to the fleet: {error}; retry in {delay}", {
+        log.warning("Cannot {action} the fleet: {error}; retry in {delay}", {
+          action,
           error: error.message,
           delay: formatDuration(delayMs),
         });
@@ -107,8 +134,9 @@ export class FleetCoordinator {
       }
     }
     log.error(
-      "Gave up reporting version {version} to the fleet; its slot frees itself when the lease expires",
-      { version: quoteVersion(version.label) },
+      "Gave up trying to {action} the fleet for version {version}; its slot frees itself when the lease expires",
+      { action, version: quoteVersion(version.label) },
     );
+    return false;
   }
 }

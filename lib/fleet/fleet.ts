@@ -90,6 +90,15 @@ export interface Fleet {
    * Idempotent.
    */
   finish(version: FleetVersion, outcome: HostOutcome): Promise<void>;
+  /**
+   * Gives this host's slot for `version` back (if held) without recording an outcome and without
+   * halting anything: renewals stop, and the host stays registered as "waiting" (a canary keeps
+   * its role, so the others still wait for it) until a later `acquire` queues it again in its old
+   * place. Meanwhile the engine keeps the host's heartbeat alive. For a host that cannot restart
+   * right now (its supervisord is unreachable). Idempotent; rejects with FleetUnavailableError
+   * when the engine cannot be reached (the heartbeat retries it in the background).
+   */
+  release(version: FleetVersion): Promise<void>;
   /** The rollout record of `versionHash`, or of the group's latest version when omitted. */
   status(versionHash?: string): Promise<RolloutStatus>;
   /** Clears the halt of `versionHash` (or of the latest version); true when one was cleared. */

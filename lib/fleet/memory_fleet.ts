@@ -62,6 +62,8 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
   #held: { version: FleetVersion; canary: boolean } | null = null;
   readonly #canaryOf = new Map<string, boolean>();
   #renewTimer: TimerHandle | null = null;
+  /** Heartbeat of a host standing by after `release`, until it asks again or leaves. */
+  #standByTimer: TimerHandle | null = null;
   readonly #wakers = new Set<() => void>();
   #closed = false;
 
@@ -76,6 +78,7 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     signal.throwIfAborted();
     this.#checkOpen();
     await Promise.resolve();
+    this.#stopStandingBy();
     for (;;) {
       const decision = this.#engine().acquire(this.#o, version);
       if (decision.kind === "go") {
@@ -101,12 +104,22 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     this.#checkOpen();
     await Promise.resolve();
     if (this.#held?.version.hash === version.hash) this.#unhold();
+    this.#stopStandingBy();
     this.#engine().finish(
       this.#o.hostId,
       version,
       outcome,
       this.#canaryOf.get(version.hash) ?? false,
     );
+  }
+
+  async release(version: FleetVersion): Promise<void> {
+    checkVersion(version);
+    this.#checkOpen();
+    await Promise.resolve();
+    if (this.#held?.version.hash === version.hash) this.#unhold();
+    this.#stopStandingBy();
+    this.#standBy(version);
   }
 
   async status(versionHash?: string): Promise<RolloutStatus> {
@@ -140,6 +153,7 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
   }
 
   #shutDown(): void {
+    this.#stopStandingBy();
     this.#closed = true;
     for (const wake of this.#wakers) wake();
   }
@@ -158,6 +172,20 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     this.#renewTimer?.cancel();
     this.#renewTimer = null;
     this.#held = null;
+  }
+
+  /** Gives the slot back and heartbeats every third of the waiter TTL while registered. */
+  #standBy(version: FleetVersion): void {
+    if (this.#closed || !this.#engine().standBy(this.#o, version)) return;
+    this.#standByTimer = this.#clock.setTimer(() => {
+      this.#standByTimer = null;
+      this.#standBy(version);
+    }, this.#o.waiterTtlMs / 3);
+  }
+
+  #stopStandingBy(): void {
+    this.#standByTimer?.cancel();
+    this.#standByTimer = null;
   }
 
   #scheduleRenewal(): void {

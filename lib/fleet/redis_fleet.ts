@@ -97,6 +97,8 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   #registered = false;
   #renewTimer: TimerHandle | null = null;
   #renewing: Promise<void> | null = null;
+  /** Heartbeat of a host standing by after `release`, until it asks again or leaves. */
+  #standByTimer: TimerHandle | null = null;
   #wakeCount = 0;
   readonly #wakers = new Set<() => void>();
   #subscribing: Promise<void> | null = null;
@@ -147,6 +149,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     signal.throwIfAborted();
     this.#checkOpen();
     this.#ensureSubscribed();
+    this.#stopStandingBy();
     const o = this.#options;
     for (;;) {
       const seen = this.#wakeCount;
@@ -203,6 +206,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     checkVersion(version);
     this.#checkOpen();
     if (this.#held?.version.hash === version.hash) await this.#unhold();
+    this.#stopStandingBy();
     const canary = this.#canaryOf.get(version.hash) ?? false;
     await this.#conn.eval(SCRIPTS.finish, this.#keys, [
       this.#prefix,
@@ -216,6 +220,16 @@ export class RedisFleet implements Fleet, AsyncDisposable {
       String(this.#retentionMs),
     ]);
     this.#registered = false;
+  }
+
+  async release(version: FleetVersion): Promise<void> {
+    checkVersion(version);
+    this.#checkOpen();
+    if (this.#held?.version.hash === version.hash) await this.#unhold();
+    this.#stopStandingBy();
+    // The heartbeat repeats the stand-by, so a call that fails here is retried in the background.
+    this.#scheduleStandBy(version);
+    await this.#standBy(version);
   }
 
   async status(versionHash?: string): Promise<RolloutStatus> {
@@ -272,6 +286,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   async #stop(): Promise<void> {
     this.#closed = true;
     for (const wake of this.#wakers) wake();
+    this.#stopStandingBy();
     this.#stopRenewing();
     await this.#renewing;
     this.#held = null;
@@ -334,6 +349,36 @@ export class RedisFleet implements Fleet, AsyncDisposable {
         error: String(error),
       });
     }
+  }
+
+  /** Gives the slot back and heartbeats as a waiter; false when no longer registered. */
+  async #standBy(version: FleetVersion): Promise<boolean> {
+    const reply = await this.#conn.eval(SCRIPTS.standBy, this.#keys, [
+      this.#prefix,
+      this.#options.hostId,
+      version.hash,
+      String(this.#options.waiterTtlMs),
+    ]);
+    if (reply !== 1) this.#stopStandingBy();
+    return reply === 1;
+  }
+
+  #scheduleStandBy(version: FleetVersion): void {
+    const timer = this.#clock.setTimer(() => {
+      if (this.#standByTimer !== timer || this.#closed) return;
+      this.#scheduleStandBy(version);
+      this.#background(
+        this.#standBy(version).catch((error) => {
+          log.debug("Cannot heartbeat while standing by: {error}", { error: String(error) });
+        }),
+      );
+    }, this.#options.waiterTtlMs / 3);
+    this.#standByTimer = timer;
+  }
+
+  #stopStandingBy(): void {
+    this.#standByTimer?.cancel();
+    this.#standByTimer = null;
   }
 
   async #release(what: string): Promise<void> {

@@ -321,6 +321,29 @@ quit(ARGV[2], ARGV[3])
 return 1
 `;
 
+/**
+ * stand_by: ARGV = prefix, host, hash, waiterTtlMs. The host gives its slot back (if held)
+ * without an outcome and stays registered as a waiter (record "waiting", role and ticket kept,
+ * out of the queue until it asks again); also its heartbeat while it stands by. Returns 1, or 0
+ * when the host is not registered for this version any more (expired, finished or moved on).
+ */
+const STAND_BY = `
+local host, hash = ARGV[2], ARGV[3]
+cleanup()
+if redis.call('HGET', HOSTVER, host) ~= hash then return 0 end
+local rec = get_record(hash, host)
+if not rec or FINAL[rec.state] then return 0 end
+if redis.call('ZREM', SLOTS, host) == 1 then redis.call('PUBLISH', WAKE, 'slot') end
+redis.call('ZREM', QUEUE, host)
+redis.call('ZADD', WAITERS, NOW + tonumber(ARGV[4]), host)
+local detail = 'gave its slot back; queues again when it can restart'
+if rec.state ~= 'waiting' or rec.detail ~= detail then
+  rec.state, rec.detail = 'waiting', detail
+  put_record(hash, host, rec)
+end
+return 1
+`;
+
 /** resume: ARGV = prefix, hash ("" = latest). Returns 1 when a halt was cleared. */
 const RESUME = `
 local hash = ARGV[2]
@@ -361,6 +384,7 @@ export const SCRIPTS = {
   renew: _script("renew", RENEW),
   finish: _script("finish", FINISH),
   release: _script("release", RELEASE),
+  standBy: _script("stand_by", STAND_BY),
   resume: _script("resume", RESUME),
   status: _script("status", STATUS),
 } as const;

@@ -129,6 +129,35 @@ Deno.test("RedisFleet keeps a slot renewed past its lease while the holder resta
   await next.finish(V1, OK);
 });
 
+Deno.test("RedisFleet.release() frees the slot without an outcome; acquire() queues the host again", async () => {
+  await using redis = await startRedis();
+  await using hosts = await fleets(redis, 2);
+  const [h1, h2] = hosts as unknown as [RedisFleet, RedisFleet];
+  assert.deepEqual(await h1.acquire(V1, never()), { kind: "go", canary: false });
+  const waiting = h2.acquire(V1, never());
+  await registered(h1, "h2");
+  await h1.release(V1);
+  await h1.release(V1); // idempotent
+  assert.deepEqual(await settledWithin(waiting, 2_000), { kind: "go", canary: false });
+  // Past several leases and heartbeat TTLs: h1 is still registered, nothing halted.
+  await sleep(2 * LEASE_MS);
+  const status = await h1.status();
+  assert.equal(status.halted, null);
+  assert.deepEqual(status.slots, ["h2"]);
+  assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.outcome, h.detail]), [
+    ["h1", "waiting", null, "gave its slot back; queues again when it can restart"],
+    ["h2", "restarting", null, ""],
+  ]);
+  const again = h1.acquire(V1, never());
+  assert.equal(await settledWithin(again, 300), "pending");
+  await h2.finish(V1, OK);
+  assert.deepEqual(await settledWithin(again, 2_000), { kind: "go", canary: false });
+  await h1.finish(V1, OK);
+  assert.deepEqual((await h1.status()).hosts.map((h) => h.state), ["done", "done"]);
+  await h2.close();
+  await assert.rejects(h2.release(V1), FleetUnavailableError);
+});
+
 Deno.test("RedisFleet with canary 1 lets nobody go before the canary's success", async () => {
   await using redis = await startRedis();
   await using hosts = await fleets(redis, 4, { maxParallel: 3, canary: 1 });

@@ -310,3 +310,51 @@ Deno.test("MemoryFleet rejects bad options and versions with RangeError", async 
   const fleet = new MemoryFleet(state, base);
   await assert.rejects(fleet.acquire({ hash: "a:b", label: "x" }, never), RangeError);
 });
+
+Deno.test("MemoryFleet.release() frees the slot without an outcome; acquire() queues the host again", async () => {
+  using fleet = setup(3);
+  const { clock, hosts, decisions } = fleet;
+  await fleet.acquire(0);
+  void fleet.acquire(1);
+  await clock.runMicrotasks();
+  await hosts[0]!.release(V1);
+  await hosts[0]!.release(V1); // idempotent
+  await clock.runMicrotasks();
+  assert.deepEqual(decisions.get("h2"), { kind: "go", canary: false });
+  void fleet.acquire(2);
+  await clock.tickAsync(3 * LEASE_MS); // h1 stays registered (heartbeat), h2 keeps its slot
+  let status = await hosts[0]!.status();
+  assert.equal(status.halted, null);
+  assert.deepEqual(status.slots, ["h2"]);
+  assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.outcome, h.detail]), [
+    ["h1", "waiting", null, "gave its slot back; queues again when it can restart"],
+    ["h2", "restarting", null, ""],
+    ["h3", "waiting", null, ""],
+  ]);
+  void fleet.acquire(0); // h1 can restart again: first in line, ahead of h3
+  await hosts[1]!.finish(V1, OK);
+  await clock.runMicrotasks();
+  assert.deepEqual(decisions.get("h1"), { kind: "go", canary: false });
+  assert.equal(decisions.get("h3"), undefined);
+  await hosts[0]!.finish(V1, OK);
+  await clock.runMicrotasks();
+  assert.deepEqual(decisions.get("h3"), { kind: "go", canary: false });
+  status = await hosts[0]!.status();
+  assert.deepEqual(status.hosts.map((h) => h.state), ["done", "done", "restarting"]);
+});
+
+Deno.test("MemoryFleet.release() by the canary halts nothing and keeps the others waiting for it", async () => {
+  using fleet = setup(2, { maxParallel: 2, canary: 1 });
+  const { clock, hosts, decisions } = fleet;
+  await fleet.acquire(0);
+  void fleet.acquire(1);
+  await hosts[0]!.release(V1);
+  await clock.tickAsync(3 * LEASE_MS);
+  assert.equal(decisions.get("h2"), undefined, "the canary has not succeeded yet");
+  assert.equal((await hosts[0]!.status()).halted, null);
+  await fleet.acquire(0);
+  assert.deepEqual(decisions.get("h1"), { kind: "go", canary: true });
+  await hosts[0]!.finish(V1, OK);
+  await clock.runMicrotasks();
+  assert.deepEqual(decisions.get("h2"), { kind: "go", canary: false });
+});

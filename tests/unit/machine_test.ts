@@ -20,6 +20,7 @@ function context(overrides: Partial<MachineContext> = {}): MachineContext {
     randomDelayMs: 0,
     hasPreHook: false,
     hasPostHook: false,
+    fleet: false,
     random: () => 0.5,
     ...overrides,
   };
@@ -299,21 +300,315 @@ Deno.test("transition() ignores a catch-up for a version that is no longer curre
 });
 
 Deno.test("transition() treats a fleet halt as not applied, tells post 'halted'", () => {
+  const ctx = context({ hasPostHook: true, fleet: true });
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "FleetHalted", waitId: 1, version: B, reason: "web-1 failed" },
+    { type: "PostHookDone" },
+    { type: "VersionSeen", version: B },
+  ], ctx);
+  assert.deepEqual(kinds(commands), ["StartTimer", "AcquireFleetSlot", "RunPostHook", "CycleDone"]);
+  const post = commands[2] as Extract<MachineCommand, { type: "RunPostHook" }>;
+  assert.equal(post.outcome, "halted");
+  assert.equal(post.reason, "web-1 failed");
+  // The fleet is told this host skipped it (CycleDone with a cycle that went through the fleet).
+  assert.equal(
+    (commands[3] as Extract<MachineCommand, { type: "CycleDone" }>).cycle.fleet,
+    "halted",
+  );
+  assert.equal(state.applied, A);
+  assert.equal(state.phase, "idle");
+  assert.deepEqual(restartVersions(commands), []);
+});
+
+// --- Failures of a step (issue 13, item 4): every one ends the cycle; the next version applies.
+
+type Command<T extends MachineCommand["type"]> = Extract<MachineCommand, { type: T }>;
+const find = <T extends MachineCommand["type"]>(commands: MachineCommand[], type: T) =>
+  commands.find((c) => c.type === type) as Command<T>;
+
+Deno.test("transition() aborts the cycle when the pre-restart step throws; the next version applies", () => {
+  const ctx = context({ hasPreHook: true, hasPostHook: true });
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "StepFailed", step: "pre-restart", reason: "RangeError: bad timeout" },
+    { type: "VersionSeen", version: C }, // seen while post runs
+    { type: "PostHookDone" },
+    { type: "TimerFired", timerId: 2 },
+    { type: "PreHookDone", ok: true },
+  ], ctx);
+  assert.deepEqual(kinds(commands), [
+    "StartTimer",
+    "RunPreHook",
+    "RunPostHook",
+    "CycleDone",
+    "StartTimer",
+    "RunPreHook",
+    "Restart",
+  ]);
+  const done = find(commands, "CycleDone");
+  assert.equal(done.outcome, "aborted");
+  assert.equal(done.reason, "pre-restart step failed: RangeError: bad timeout");
+  assert.equal(find(commands, "RunPostHook").outcome, "aborted");
+  assert.deepEqual(restartVersions(commands), ["C"]);
+  assert.equal(state.phase, "restarting");
+  assert.equal(state.applied, A);
+});
+
+Deno.test("transition() finishes the cycle when the post-restart step throws", () => {
   const ctx = context({ hasPostHook: true });
   const { state, commands } = drive(initialState(A), [
     { type: "VersionSeen", version: B },
     { type: "TimerFired", timerId: 1 },
-    { type: "RestartDone", report: report({ restarted: [], fleetHalted: "web-1 failed" }) },
-    { type: "PostHookDone" },
-    { type: "VersionSeen", version: B },
+    { type: "VersionSeen", version: C },
+    { type: "RestartDone", report: report() },
+    { type: "StepFailed", step: "post-restart", reason: "boom" },
+    { type: "TimerFired", timerId: 2 },
   ], ctx);
-  const post = commands.find((c) => c.type === "RunPostHook") as Extract<
-    MachineCommand,
-    { type: "RunPostHook" }
-  >;
-  assert.equal(post.outcome, "halted");
-  assert.equal(post.reason, "web-1 failed");
-  assert.equal(state.applied, A);
+  assert.deepEqual(kinds(commands), [
+    "StartTimer",
+    "Restart",
+    "RunPostHook",
+    "CycleDone",
+    "StartTimer",
+    "Restart",
+  ]);
+  // The outcome was decided before the post command: the failure does not change it.
+  assert.equal(find(commands, "CycleDone").outcome, "success");
+  assert.deepEqual(restartVersions(commands), ["B", "C"]);
+  assert.equal(state.applied, B);
+});
+
+Deno.test("transition() fails the cycle when the restart throws; not retried, a newer version is", () => {
+  const ctx = context({ hasPostHook: true });
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "StepFailed", step: "restarting", reason: "UNKNOWN_METHOD" },
+    { type: "PostHookDone" },
+    { type: "VersionSeen", version: B }, // the same version again: not retried
+    { type: "VersionSeen", version: C },
+    { type: "TimerFired", timerId: 2 },
+  ], ctx);
+  const post = find(commands, "RunPostHook");
+  assert.equal(post.outcome, "failed");
+  assert.equal(post.reason, "UNKNOWN_METHOD");
+  assert.equal(find(commands, "CycleDone").outcome, "failed");
+  assert.deepEqual(restartVersions(commands), ["B", "C"]);
+  assert.equal(state.abandoned, B);
+});
+
+Deno.test("transition() ignores a step failure from another phase", () => {
+  const restarting = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+  ]).state;
+  for (const step of ["pre-restart", "post-restart"] as const) {
+    assert.deepEqual(
+      transition(restarting, { type: "StepFailed", step, reason: "x" }, context()),
+      { state: restarting, commands: [] },
+    );
+  }
+});
+
+// --- The fleet wait (issue 13, items 5, 7, 12).
+
+const fleetCtx = (overrides: Partial<MachineContext> = {}) =>
+  context({ fleet: true, ...overrides });
+
+Deno.test("transition() waits for the fleet after the delay and before the pre command", () => {
+  const ctx = fleetCtx({ hasPreHook: true, hasPostHook: true, fixedDelayMs: 1_000 });
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "PreHookDone", ok: true }, // not waited for yet: ignored
+    { type: "FleetSlotGranted", waitId: 1, version: B, canary: false },
+    { type: "PreHookDone", ok: true },
+    { type: "RestartDone", report: report() },
+    { type: "PostHookDone" },
+  ], ctx);
+  assert.deepEqual(kinds(commands), [
+    "StartTimer",
+    "AcquireFleetSlot",
+    "RunPreHook",
+    "Restart",
+    "RunPostHook",
+    "CycleDone", // frees the slot, after the post command
+  ]);
+  assert.deepEqual(find(commands, "AcquireFleetSlot"), {
+    type: "AcquireFleetSlot",
+    waitId: 1,
+    version: B,
+  });
+  assert.equal(find(commands, "CycleDone").cycle.fleet, "slot");
   assert.equal(state.phase, "idle");
-  assert.deepEqual(restartVersions(commands), ["B"]);
+  assert.equal(state.applied, B);
+});
+
+Deno.test("transition() without the fleet (or in a dry run) never waits for it", () => {
+  const { commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "RestartDone", report: report() },
+  ]);
+  assert.deepEqual(kinds(commands), ["StartTimer", "Restart", "CycleDone"]);
+  assert.equal(find(commands, "CycleDone").cycle.fleet, undefined); // nothing to report
+});
+
+Deno.test("transition() waiting for the fleet, sees v2 then v3: waits for and applies only v3", () => {
+  const V2 = v("v2"), V3 = v("v3");
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "VersionSeen", version: V2 },
+    { type: "VersionSeen", version: V3 },
+    { type: "FleetWaitEnded", waitId: 1 }, // the cancelled wait for B
+    { type: "FleetSlotGranted", waitId: 2, version: V3, canary: true },
+    { type: "RestartDone", report: report() },
+  ], fleetCtx());
+  assert.deepEqual(kinds(commands), [
+    "StartTimer",
+    "AcquireFleetSlot",
+    "CancelFleetWait",
+    "AcquireFleetSlot",
+    "Restart",
+    "CycleDone",
+  ]);
+  const acquires = commands.filter((c) => c.type === "AcquireFleetSlot") as Command<
+    "AcquireFleetSlot"
+  >[];
+  assert.deepEqual(acquires.map((c) => [c.waitId, c.version.label]), [[1, "B"], [2, "v3"]]);
+  assert.deepEqual(restartVersions(commands), ["v3"]);
+  assert.equal(state.applied, V3);
+  assert.equal(state.phase, "idle");
+});
+
+Deno.test("transition() releases a slot granted to a wait it had cancelled, then waits for the newest", () => {
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "VersionSeen", version: C },
+    { type: "FleetSlotGranted", waitId: 1, version: B, canary: false }, // raced the cancel
+  ], fleetCtx());
+  assert.deepEqual(commands.slice(2), [
+    { type: "CancelFleetWait", waitId: 1 },
+    { type: "ReleaseFleetSlot", version: B },
+    { type: "AcquireFleetSlot", waitId: 2, version: C },
+  ]);
+  assert.equal(state.phase, "fleet-wait");
+});
+
+Deno.test("transition() gives back a stale grant and ignores other stale fleet answers", () => {
+  const waiting = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "VersionSeen", version: C },
+    { type: "FleetWaitEnded", waitId: 1 },
+  ], fleetCtx()).state;
+  assert.equal(waiting.waitId, 2);
+  const stale = transition(
+    waiting,
+    { type: "FleetSlotGranted", waitId: 1, version: B, canary: false },
+    fleetCtx(),
+  );
+  assert.equal(stale.state, waiting);
+  assert.deepEqual(stale.commands.filter((c) => c.type !== "Log"), [
+    { type: "ReleaseFleetSlot", version: B },
+  ]);
+  for (
+    const event of [
+      { type: "FleetHalted", waitId: 1, version: B, reason: "x" },
+      { type: "FleetUncoordinated", waitId: 1, version: B },
+      { type: "FleetWaitEnded", waitId: 1 },
+    ] as MachineEvent[]
+  ) {
+    assert.deepEqual(transition(waiting, event, fleetCtx()), { state: waiting, commands: [] });
+  }
+  // A duplicate grant for the slot the cycle holds is not given back.
+  const holding = drive(waiting, [
+    { type: "FleetSlotGranted", waitId: 2, version: C, canary: false },
+  ], fleetCtx()).state;
+  assert.equal(holding.phase, "restarting");
+  assert.deepEqual(
+    transition(
+      holding,
+      { type: "FleetSlotGranted", waitId: 2, version: C, canary: false },
+      fleetCtx(),
+    ),
+    { state: holding, commands: [] },
+  );
+});
+
+Deno.test("transition() stops waiting when the file goes back to the applied version", () => {
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "VersionSeen", version: A },
+    { type: "FleetWaitEnded", waitId: 1 },
+  ], fleetCtx());
+  assert.deepEqual(kinds(commands), ["StartTimer", "AcquireFleetSlot", "CancelFleetWait"]);
+  assert.equal(state.phase, "idle");
+  assert.equal(state.cycle, null);
+});
+
+Deno.test("transition() releases the slot while supervisord is unreachable and queues again", () => {
+  const ctx = fleetCtx({ hasPreHook: true });
+  let { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "FleetSlotGranted", waitId: 1, version: B, canary: false },
+    { type: "PreHookDone", ok: true },
+    { type: "RestartUnavailable", reason: "no such file" },
+  ], ctx);
+  assert.deepEqual(kinds(commands).slice(4), ["ReleaseFleetSlot", "StartTimer"]);
+  assert.deepEqual(find(commands, "ReleaseFleetSlot").version, B);
+  assert.equal(state.phase, "retrying");
+  assert.equal(state.cycle?.fleet, undefined);
+  ({ state, commands } = drive(state, [{ type: "TimerFired", timerId: 2 }], ctx));
+  assert.equal(state.phase, "fleet-wait");
+  assert.deepEqual(commands, [{ type: "AcquireFleetSlot", waitId: 2, version: B }]);
+  // Slot again: the pre command already ran for this version; straight to the restart.
+  ({ state, commands } = drive(state, [
+    { type: "FleetSlotGranted", waitId: 2, version: B, canary: false },
+    { type: "RestartDone", report: report() },
+  ], ctx));
+  assert.deepEqual(kinds(commands), ["Restart", "CycleDone"]);
+  assert.equal(find(commands, "CycleDone").cycle.fleet, "slot");
+});
+
+Deno.test("transition() restarts uncoordinated when the fleet says so, and reports afterwards", () => {
+  const { commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "FleetUncoordinated", waitId: 1, version: B },
+    { type: "RestartUnavailable", reason: "refused" }, // nothing held: nothing to release
+    { type: "TimerFired", timerId: 2 },
+    { type: "FleetUncoordinated", waitId: 2, version: B },
+    { type: "RestartDone", report: report() },
+  ], fleetCtx());
+  assert.deepEqual(kinds(commands), [
+    "StartTimer",
+    "AcquireFleetSlot",
+    "Restart",
+    "StartTimer",
+    "AcquireFleetSlot",
+    "Restart",
+    "CycleDone",
+  ]);
+  assert.equal(find(commands, "CycleDone").cycle.fleet, "uncoordinated");
+});
+
+Deno.test("transition() aborts the cycle when the fleet wait itself fails", () => {
+  const { state, commands } = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+    { type: "FleetWaitEnded", waitId: 1, reason: "TypeError: x is undefined" },
+  ], fleetCtx());
+  const done = find(commands, "CycleDone");
+  assert.equal(done.outcome, "aborted");
+  assert.equal(done.reason, "waiting for a fleet slot failed: TypeError: x is undefined");
+  assert.equal(done.cycle.fleet, undefined); // no slot, nothing reported to the fleet
+  assert.equal(state.phase, "idle");
 });
