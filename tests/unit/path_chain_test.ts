@@ -192,9 +192,9 @@ Deno.test("eventHints() turns Deno events on chain names into hints, ignoring th
   const chain = await resolveChain("/app/VERSION", fakeFs({ "/app/VERSION": "v1" }));
   const hints = (kind: string, paths: string[], lastRenamedTo: string | null = null) =>
     eventHints(chain, "/app", { kind, paths }, lastRenamedTo);
-  // in-place write: modify, then the close after writing
+  // in-place write: modify (more may come), then the close after writing (the writer is done)
   assert.deepEqual(hints("modify", ["/app/VERSION"]), ["writing"]);
-  assert.deepEqual(hints("access", ["/app/VERSION"]), ["writing"]);
+  assert.deepEqual(hints("access", ["/app/VERSION"]), ["landed"]);
   // write temp + rename over: remove [tmp], rename [VERSION], rename [tmp, VERSION] (an echo)
   assert.deepEqual(hints("remove", ["/app/.VERSION.tmp"]), []);
   assert.deepEqual(hints("rename", ["/app/VERSION"]), ["landed"]);
