@@ -33,7 +33,7 @@ import {
   THEME,
   USAGE,
 } from "./config_help.ts";
-import { UsageError } from "./errors.ts";
+import { redactUrl, UsageError } from "./errors.ts";
 
 /** releasemon's version, shown by `--version`; keep in step with `deno.json`. */
 export const VERSION = "0.1.0";
@@ -412,13 +412,13 @@ function _countType(text: string): number {
 function _fleetUrlType(text: string): string {
   if (!/^rediss?:\/\/[^\s]+$/.test(text)) {
     throw new ArgumentTypeError(
-      `cannot use fleet URL ${_quote(text.replace(/\/\/[^@/]*@/, "//***@"))}: ` +
+      `cannot use fleet URL ${_quote(redactUrl(text))}: ` +
         "it must be redis://host:port/db or rediss://host:port/db",
     );
   }
   if (/^rediss?:\/\/[^/]*@/.test(text)) {
     throw new ArgumentTypeError(
-      `cannot use fleet URL ${_quote(text.replace(/\/\/[^@/]*@/, "//***@"))}: credentials ` +
+      `cannot use fleet URL ${_quote(redactUrl(text))}: credentials ` +
         "in the URL would show in the process list; put the password in RELEASEMON_FLEET_PASSWORD",
     );
   }
@@ -453,7 +453,7 @@ function _serverUrlType(text: string): string {
 function _serverUrlProblem(url: string): string | null {
   if (/^unix:\/\/\S+$/.test(url) || /^http:\/\/[^\s/]+(\/\S*)?$/.test(url)) return null;
   return `cannot use server URL ${
-    _quote(url)
+    _quote(redactUrl(url))
   }: it must be unix:///path/to/socket or http://host:port`;
 }
 

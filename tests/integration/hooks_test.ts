@@ -119,6 +119,35 @@ Deno.test("runHook() gives the hook exactly the RELEASEMON_ variables plus its o
   });
 });
 
+Deno.test("runHook() keeps the supervisord and fleet passwords out of the hook's environment", async () => {
+  const inherited = {
+    SUPERVISOR_PASSWORD: "hook-must-not-see-1",
+    RELEASEMON_FLEET_PASSWORD: "hook-must-not-see-2",
+    SUPERVISOR_USERNAME: "admin",
+  };
+  const saved = Object.keys(inherited).map((name) => [name, Deno.env.get(name)] as const);
+  for (const [name, value] of Object.entries(inherited)) Deno.env.set(name, value);
+  try {
+    await withTempDir(async (dir) => {
+      const env = hookEnvironment("pre", CONTEXT);
+      const result = await runHook("pre", `env -0 > "${dir}/env"`, env, { timeoutMs: 10_000 });
+      assert.equal(result.ok, true, result.reason);
+      const dump = await Deno.readTextFile(`${dir}/env`);
+      assert.ok(!dump.includes("hook-must-not-see"), "no password value reaches the hook");
+      const names = dump.split("\0").map((entry) => entry.slice(0, entry.indexOf("=")));
+      assert.ok(!names.includes("SUPERVISOR_PASSWORD"));
+      assert.ok(!names.includes("RELEASEMON_FLEET_PASSWORD"));
+      assert.ok(dump.split("\0").includes("SUPERVISOR_USERNAME=admin"), "not secret: kept");
+      assert.equal(releasemonVariables(dump).RELEASEMON_VERSION, "v2");
+    });
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  }
+});
+
 Deno.test("runHook() passes a hostile version label as data, never as code", async () => {
   await withTempDir(async (dir) => {
     const label = `$(touch ${dir}/pwned1) \`touch ${dir}/pwned2\` "; touch ${dir}/pwned3; '` +

@@ -450,3 +450,28 @@ Deno.test("parseConfig() --fleet-status needs no PATH or PROG, but a fleet URL",
     /secret/,
   );
 });
+
+Deno.test("parseConfig() never echoes credentials in a server or fleet URL", () => {
+  const forms = ["hunter2@", "admin:hunter2@", ":hunter2@"];
+  for (const userinfo of forms) {
+    for (const scheme of ["https", "http", "ftp"]) {
+      const url = `${scheme}://${userinfo}host:9001/x y`;
+      for (
+        const error of [
+          usageError(["-s", url, "/v", "-a"]),
+          usageError(["/v", "-a"], { SUPERVISOR_SERVER_URL: url }),
+          usageError(["/v", "-a", "--fleet", url]),
+          usageError(["/v", "-a", "--fleet", `redis://${userinfo}host:6379/0`]),
+        ]
+      ) {
+        assert.ok(!error.message.includes("hunter2"), error.message);
+        assert.match(error.message, /URL "[a-z]+:\/\/\*\*\*@host:\d+/, error.message);
+      }
+    }
+  }
+  assert.equal(
+    usageError(["-s", "https://hunter2@host:9001", "/v", "-a"]).message,
+    'argument -s/--serverurl: cannot use server URL "https://***@host:9001": it must be ' +
+      "unix:///path/to/socket or http://host:port",
+  );
+});
