@@ -34,6 +34,7 @@ import {
   USAGE,
 } from "./config_help.ts";
 import { redactUrl, UsageError } from "./errors.ts";
+import { absolutePath } from "./watch/path_chain.ts";
 
 /** releasemon's version, shown by `--version`; keep in step with `deno.json`. */
 export const VERSION = "0.1.0";
@@ -43,7 +44,7 @@ const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
 /** Everything releasemon needs to run; durations in milliseconds, converted from seconds here. */
 export interface Config {
-  versionFile: string; // PATH, as given
+  versionFile: string; // PATH; absolute when parseConfig was given the start-up `cwd`
   programs: string[]; // PROG...: "name", "group:name" or "group:*"
   groups: string[]; // -g, repeatable
   any: boolean; // -a: every child of supervisord except releasemon itself
@@ -110,12 +111,14 @@ const FLAG_WORDS = "1/0, true/false, yes/no or on/off";
  * @param argv the arguments after the program name
  * @param env the environment; only `SUPERVISOR_*` names are read
  * @param options.color whether help and usage may hold ANSI colours (main.ts: a terminal, no NO_COLOR)
+ * @param options.cwd the directory at start-up: a relative PATH is resolved against it, so every
+ * part of releasemon (watching, catch-up, safety warnings, hooks, logs) names the same file
  * @throws {UsageError} on bad or conflicting arguments, with the usage line (no newline) in `usage`
  */
 export function parseConfig(
   argv: string[],
   env: Readonly<Record<string, string | undefined>>,
-  options: { color: boolean },
+  options: { color: boolean; cwd?: string },
 ): ParseResult {
   const parser = _buildParser(options.color);
   const usage = parser.format_usage().trimEnd();
@@ -142,7 +145,9 @@ export function parseConfig(
   if (ns.fleet_status && ns.fleet_resume) {
     fail("argument --fleet-resume: not allowed with argument --fleet-status");
   }
-  const versionFile: string = ns.path ?? "";
+  const versionFile: string = ns.path && options.cwd
+    ? absolutePath(ns.path, options.cwd)
+    : ns.path ?? "";
   const programs = [...new Set<string>(ns.program ?? [])];
   const groups = [...new Set<string>(ns.group ?? [])];
   if (ns.path === undefined && !fleetMode) fail("the following arguments are required: PATH");

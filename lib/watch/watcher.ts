@@ -18,7 +18,13 @@
 
 import { getLogger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
-import { eventHints, lstatLookup, type PathChain, resolveChain } from "./path_chain.ts";
+import {
+  absolutePath,
+  eventHints,
+  lstatLookup,
+  type PathChain,
+  resolveChain,
+} from "./path_chain.ts";
 import {
   checkMs,
   type Hint,
@@ -101,7 +107,7 @@ export class VersionWatcher implements AsyncDisposable {
 
   constructor(path: string, options: WatcherOptions = {}) {
     if (path === "") throw new TypeError("Cannot watch the version file: the path is empty");
-    this.#path = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+    this.#path = absolutePath(path, Deno.cwd());
     this.#settle = settleOptions(options);
     this.#recheckMs = checkMs("recheckMs", options.recheckMs ?? DEFAULT_RECHECK_MS);
     this.#pollMs = checkMs("pollMs", options.pollMs ?? 0);

@@ -475,3 +475,15 @@ Deno.test("parseConfig() never echoes credentials in a server or fleet URL", () 
       "unix:///path/to/socket or http://host:port",
   );
 });
+
+Deno.test("parseConfig() resolves a relative PATH against the start-up directory", () => {
+  const parse = (path: string) => {
+    const result = parseConfig([path, "web"], ENV, { color: false, cwd: "/srv/app" });
+    assert.equal(result.kind, "run");
+    return (result as { config: Config }).config.versionFile;
+  };
+  assert.equal(parse("current/REVISION"), "/srv/app/current/REVISION");
+  assert.equal(parse("./VERSION"), "/srv/app/./VERSION");
+  assert.equal(parse("/etc/cfg/VERSION"), "/etc/cfg/VERSION");
+  assert.equal(run(["VERSION", "web"]).versionFile, "VERSION", "no cwd given: as written");
+});
