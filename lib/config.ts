@@ -99,8 +99,12 @@ export type ParseResult =
   | { kind: "help"; text: string }
   | { kind: "version"; text: string };
 
-/** Largest duration flag in seconds: timers hold at most 2^31-1 ms (about 24.8 days). */
-const MAX_SECONDS = 2_147_483;
+/** Longest timer: setTimeout holds at most 2^31-1 ms (about 24.8 days) and fires at once beyond. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Largest duration flag in seconds, so that it fits {@link MAX_TIMER_MS}. */
+const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+/** Shortest non-zero duration: 1 ms, the resolution everything inside works in. */
+const MIN_SECONDS = 0.001;
 const TRUE_WORDS = ["1", "true", "yes", "on"];
 const FALSE_WORDS = ["0", "false", "no", "off"];
 const FLAG_WORDS = "1/0, true/false, yes/no or on/off";
@@ -172,8 +176,11 @@ export function parseConfig(
     fail("nothing to restart: name programs (PROG), groups (-g/--group GROUP) or all (-a/--any)");
   }
 
-  if (ns.settle < 0.01 || ns.settle > 5) {
-    fail(`argument --settle: must be between 0.01 and 5 seconds, got ${ns.settle}`);
+  if (_ms(ns.fixed_delay) + _ms(ns.random_delay) > MAX_TIMER_MS) {
+    fail(
+      `argument -rd/--random-delay: -fd plus -rd must be at most ${MAX_SECONDS} seconds (about ` +
+        `24 days), got ${ns.fixed_delay} + ${ns.random_delay}`,
+    );
   }
   const urlFromEnv = env.SUPERVISOR_SERVER_URL || null;
   const urlProblem = ns.serverurl === undefined && urlFromEnv && _serverUrlProblem(urlFromEnv);
@@ -277,11 +284,12 @@ function _arguments(): [string, string[], ArgumentOptions][] {
   const [restart, programs] = ["restart", "programs"];
   const [server, watching] = ["supervisord connection", "watching and logging"];
   const fleet = "fleet rollouts (Redis)";
-  const secs = (positive: boolean, dflt?: number): ArgumentOptions => ({
+  const secs = (rule: _SecondsRule, dflt?: number): ArgumentOptions => ({
     metavar: "SECONDS",
-    type: _secondsType(positive),
+    type: _secondsType(rule),
     default: dflt,
   });
+  const [delay, positive] = [{ zero: true }, {}];
   const password = () => new ArgumentError(undefined, _PASSWORD_REFUSED);
   const disable = {
     metavar: "FLAG",
@@ -294,15 +302,15 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     ["", ["--version"], { action: _stopAction(() => new _VersionRequested()) }],
     ["enabling", ["-e", "--enable"], { metavar: "FLAG", type: _flagType("") }],
     ["enabling", ["--disable"], disable],
-    [restart, ["-rd", "--random-delay"], secs(false, 0)],
-    [restart, ["-fd", "--fixed-delay"], secs(false, 0)],
+    [restart, ["-rd", "--random-delay"], secs(delay, 0)],
+    [restart, ["-fd", "--fixed-delay"], secs(delay, 0)],
     [restart, ["--running-only"], { action: "store_true" }],
     [restart, ["-pre", "--pre-restart"], { metavar: "COMMAND" }],
     [restart, ["-post", "--post-restart"], { metavar: "COMMAND" }],
-    [restart, ["--hook-timeout"], secs(true, 60)],
+    [restart, ["--hook-timeout"], secs(positive, 60)],
     [restart, ["--rolling"], { action: "store_true" }],
-    [restart, ["--batch-size"], { metavar: "N", type: _positiveIntType }],
-    [restart, ["--start-timeout"], secs(true, 60)],
+    [restart, ["--batch-size"], { metavar: "N", type: _wholeNumberType(1, " of programs") }],
+    [restart, ["--start-timeout"], secs(positive, 60)],
     [restart, ["--no-catch-up"], { action: "store_true" }],
     [restart, ["--revive"], { action: "store_true" }],
     [restart, ["--dry-run"], { action: "store_true" }],
@@ -316,20 +324,24 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     [server, ["-u", "--username"], { metavar: "NAME" }],
     [server, ["--password-file"], { metavar: "FILE" }],
     [server, ["-p", "--password"], { action: _stopAction(password), nargs: "?", help: SUPPRESS }],
-    [server, ["--rpc-timeout"], secs(true, 10)],
+    [server, ["--rpc-timeout"], secs(positive, 10)],
     [fleet, ["--fleet"], { metavar: "URL", type: _fleetUrlType }],
     [fleet, ["--fleet-name"], { metavar: "NAME", default: "releasemon", type: _fleetNameType }],
     [fleet, ["--fleet-id"], { metavar: "ID", type: _fleetNameType }],
-    [fleet, ["--fleet-max"], { metavar: "N", type: _positiveIntType, default: 1 }],
-    [fleet, ["--fleet-canary"], { metavar: "N", type: _countType, default: 0 }],
+    [fleet, ["--fleet-max"], {
+      metavar: "N",
+      type: _wholeNumberType(1, " of programs"),
+      default: 1,
+    }],
+    [fleet, ["--fleet-canary"], { metavar: "N", type: _wholeNumberType(0, ""), default: 0 }],
     [fleet, ["--fleet-on-error"], { choices: ["wait", "proceed"], default: "wait" }],
-    [fleet, ["--fleet-timeout"], secs(true, 60)],
-    [fleet, ["--fleet-lease"], secs(true, 30)],
+    [fleet, ["--fleet-timeout"], secs(positive, 60)],
+    [fleet, ["--fleet-lease"], secs({ min: 1 }, 30)],
     [fleet, ["--fleet-status"], { action: "store_true" }],
     [fleet, ["--fleet-resume"], { action: "store_true" }],
-    [watching, ["--settle"], secs(false, 0.2)],
-    [watching, ["--recheck-interval"], secs(false, 10)],
-    [watching, ["--poll-interval"], secs(true)],
+    [watching, ["--settle"], secs({ min: 0.01, max: 5 }, 0.2)],
+    [watching, ["--recheck-interval"], secs(delay, 10)],
+    [watching, ["--poll-interval"], secs(positive)],
     [watching, ["--log-level"], { choices: [...LOG_LEVELS], default: "info" }],
     [watching, ["--log-format"], { choices: ["text", "json"], default: "text" }],
   ];
@@ -378,40 +390,54 @@ function _flagType(hint: string) {
   };
 }
 
-/** SECONDS: a finite decimal number, non-negative (or positive); the caller converts to ms. */
-function _secondsType(positive: boolean) {
-  const kind = positive ? "a positive" : "a non-negative";
+/**
+ * What a SECONDS flag accepts. Everything inside works in whole ms and timers hold at most
+ * {@link MAX_TIMER_MS}, so a value that would round to 0 ms, or overflow a timer, is refused.
+ */
+interface _SecondsRule {
+  /** 0 is allowed (it means "none"). @default false */
+  zero?: boolean;
+  /** Smallest non-zero value. @default MIN_SECONDS */
+  min?: number;
+  /** Largest value. @default MAX_SECONDS */
+  max?: number;
+}
+
+/** The one validator of durations: SECONDS, a finite decimal number within `rule`. */
+function _secondsType(rule: _SecondsRule) {
+  const { zero = false, min = MIN_SECONDS, max = MAX_SECONDS } = rule;
   return (text: string): number => {
     const trimmed = text.trim();
     const value = /^(\d+(\.\d*)?|\.\d+)$/.test(trimmed) ? Number(trimmed) : NaN;
-    if (Number.isNaN(value) || (positive && value === 0)) {
-      throw new ArgumentTypeError(`must be ${kind} number of seconds, got ${_quote(text)}`);
+    const got = `got ${_quote(text)}`;
+    if (Number.isNaN(value) || (value === 0 && !zero && min <= MIN_SECONDS)) {
+      const kind = zero ? "a non-negative" : "a positive";
+      throw new ArgumentTypeError(`must be ${kind} number of seconds, ${got}`);
     }
-    if (value > MAX_SECONDS) {
-      throw new ArgumentTypeError(
-        `must be at most ${MAX_SECONDS} seconds (about 24 days), got ${_quote(text)}`,
-      );
+    if (max !== MAX_SECONDS && (value < min || value > max)) {
+      throw new ArgumentTypeError(`must be between ${min} and ${max} seconds, ${got}`);
+    }
+    if (value < min && !(zero && value === 0)) {
+      const floor = `at least ${min} second${min === 1 ? "" : "s"}`;
+      throw new ArgumentTypeError(`must be ${zero ? `0 or ${floor}` : floor}, ${got}`);
+    }
+    if (value > max) {
+      throw new ArgumentTypeError(`must be at most ${max} seconds (about 24 days), ${got}`);
     }
     return value;
   };
 }
 
-function _positiveIntType(text: string): number {
-  const trimmed = text.trim();
-  if (!/^\d+$/.test(trimmed) || Number(trimmed) < 1 || Number(trimmed) > 1_000_000) {
-    throw new ArgumentTypeError(
-      `must be a whole number of programs, 1 or more, got ${_quote(text)}`,
-    );
-  }
-  return Number(trimmed);
-}
-
-function _countType(text: string): number {
-  const trimmed = text.trim();
-  if (!/^\d+$/.test(trimmed) || Number(trimmed) > 1_000_000) {
-    throw new ArgumentTypeError(`must be a whole number, 0 or more, got ${_quote(text)}`);
-  }
-  return Number(trimmed);
+/** The one validator of counts: N, a whole number from `min` to a million. */
+function _wholeNumberType(min: number, of: string) {
+  const bound = min === 0 ? "0 or more" : `${min} or more`;
+  return (text: string): number => {
+    const trimmed = text.trim();
+    if (!/^\d+$/.test(trimmed) || Number(trimmed) < min || Number(trimmed) > 1_000_000) {
+      throw new ArgumentTypeError(`must be a whole number${of}, ${bound}, got ${_quote(text)}`);
+    }
+    return Number(trimmed);
+  };
 }
 
 function _fleetUrlType(text: string): string {

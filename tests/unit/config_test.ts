@@ -134,7 +134,7 @@ Deno.test("parseConfig() converts delays in seconds to milliseconds", () => {
   );
   assert.match(
     usageError(["--settle", "0", "/v", "web"]).message,
-    /argument --settle: must be between 0.01 and 5 seconds, got 0/,
+    /argument --settle: must be between 0.01 and 5 seconds, got "0"/,
   );
   assert.match(
     usageError(["-g", "workers", "web", "/app/.version"]).message,
@@ -486,4 +486,70 @@ Deno.test("parseConfig() resolves a relative PATH against the start-up directory
   assert.equal(parse("./VERSION"), "/srv/app/./VERSION");
   assert.equal(parse("/etc/cfg/VERSION"), "/etc/cfg/VERSION");
   assert.equal(run(["VERSION", "web"]).versionFile, "VERSION", "no cwd given: as written");
+});
+
+Deno.test("parseConfig() refuses a duration that would round to 0 ms, for every duration flag", () => {
+  const positive = [
+    "--hook-timeout",
+    "--start-timeout",
+    "--rpc-timeout",
+    "--fleet-timeout",
+    "--poll-interval",
+  ];
+  for (const flag of positive) {
+    const error = usageError(["/v", "web", "--fleet", "redis://h", flag, "0.0004"]);
+    assert.equal(error.message, `argument ${flag}: must be at least 0.001 seconds, got "0.0004"`);
+    assert.ok(error.usage?.startsWith("usage: releasemon"), flag);
+  }
+  for (const flag of ["-fd/--fixed-delay", "-rd/--random-delay", "--recheck-interval"]) {
+    const option = flag.split("/").at(-1)!;
+    assert.equal(
+      usageError(["/v", "web", option, "0.0004"]).message,
+      `argument ${flag}: must be 0 or at least 0.001 seconds, got "0.0004"`,
+    );
+  }
+  assert.equal(
+    usageError(["/v", "web", "--settle", "0.0004"]).message,
+    'argument --settle: must be between 0.01 and 5 seconds, got "0.0004"',
+  );
+  // The smallest values that work are accepted, and 0 where it means "none".
+  const config = run([
+    "/v",
+    "web",
+    "--hook-timeout=0.001",
+    "--start-timeout=0.001",
+    "--rpc-timeout=0.001",
+    "--poll-interval=0.001",
+    "-fd=0",
+    "-rd=0.001",
+    "--recheck-interval=0",
+  ]);
+  assert.deepEqual(
+    [config.hookTimeoutMs, config.startTimeoutMs, config.rpcTimeoutMs, config.pollMs],
+    [1, 1, 1, 1],
+  );
+  assert.deepEqual([config.fixedDelayMs, config.randomDelayMs, config.recheckMs], [0, 1, 0]);
+});
+
+Deno.test("parseConfig() refuses -fd plus -rd beyond the longest timer", () => {
+  const error = usageError(["/v", "web", "-fd", "2000000", "-rd", "200000"]);
+  assert.equal(
+    error.message,
+    "argument -rd/--random-delay: -fd plus -rd must be at most 2147483 seconds (about 24 days), " +
+      "got 2000000 + 200000",
+  );
+  assert.ok(error.usage?.startsWith("usage: releasemon"));
+  const config = run(["/v", "web", "-fd", "2000000", "-rd", "147483"]);
+  assert.equal(config.fixedDelayMs + config.randomDelayMs, 2_147_483_000);
+});
+
+Deno.test("parseConfig() refuses a --fleet-lease shorter than 1 second", () => {
+  for (const lease of ["0.5", "0.999", "0"]) {
+    assert.equal(
+      usageError(["/v", "web", "--fleet", "redis://h", "--fleet-lease", lease]).message,
+      `argument --fleet-lease: must be at least 1 second, got ${JSON.stringify(lease)}`,
+    );
+  }
+  const config = run(["/v", "web", "--fleet", "redis://h", "--fleet-lease", "1"]);
+  assert.equal(config.fleet?.leaseMs, 1000);
 });
