@@ -503,19 +503,22 @@ Deno.test("readVersion() reports a permission problem as unreadable", async () =
       });
       return;
     }
-    // root reads anything: read as "nobody" in a child process instead.
-    await Deno.chmod(dir, 0o755);
-    const module = new URL("../../lib/watch/version_file.ts", import.meta.url).href;
-    const code = `const { readVersion } = await import(${JSON.stringify(module)});
+    // root reads anything: read in a child that keeps root's uid (so it can use what root owns)
+    // but loses the capabilities that bypass file modes. Everything the child touches is in
+    // `dir`, a copy of the module included, so where the checkout sits does not matter.
+    const source = new URL("../../lib/watch/version_file.ts", import.meta.url);
+    await Deno.copyFile(source, `${dir}/version_file.ts`);
+    const code = `const { readVersion } = await import("./version_file.ts");
       console.log(JSON.stringify(await readVersion(Deno.args[0])));`;
+    await write(`${dir}/main.ts`, code);
     const child = await new Deno.Command("setpriv", {
       args: [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
+        "--bounding-set=-dac_override,-dac_read_search",
         Deno.execPath(),
-        "eval",
-        code,
+        "run",
+        "--no-config",
+        "--allow-read",
+        `${dir}/main.ts`,
         `${dir}/VERSION`,
       ],
       env: { DENO_DIR: `${dir}/.deno`, HOME: dir, NO_COLOR: "1" },
