@@ -33,7 +33,8 @@ import {
   THEME,
   USAGE,
 } from "./config_help.ts";
-import { UsageError } from "./errors.ts";
+import { redactUrl, UsageError } from "./errors.ts";
+import { absolutePath } from "./watch/path_chain.ts";
 
 /** releasemon's version, shown by `--version`; keep in step with `deno.json`. */
 export const VERSION = "0.1.0";
@@ -43,7 +44,7 @@ const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
 /** Everything releasemon needs to run; durations in milliseconds, converted from seconds here. */
 export interface Config {
-  versionFile: string; // PATH, as given
+  versionFile: string; // PATH; absolute when parseConfig was given the start-up `cwd`
   programs: string[]; // PROG...: "name", "group:name" or "group:*"
   groups: string[]; // -g, repeatable
   any: boolean; // -a: every child of supervisord except releasemon itself
@@ -98,8 +99,12 @@ export type ParseResult =
   | { kind: "help"; text: string }
   | { kind: "version"; text: string };
 
-/** Largest duration flag in seconds: timers hold at most 2^31-1 ms (about 24.8 days). */
-const MAX_SECONDS = 2_147_483;
+/** Longest timer: setTimeout holds at most 2^31-1 ms (about 24.8 days) and fires at once beyond. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Largest duration flag in seconds, so that it fits {@link MAX_TIMER_MS}. */
+const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+/** Shortest non-zero duration: 1 ms, the resolution everything inside works in. */
+const MIN_SECONDS = 0.001;
 const TRUE_WORDS = ["1", "true", "yes", "on"];
 const FALSE_WORDS = ["0", "false", "no", "off"];
 const FLAG_WORDS = "1/0, true/false, yes/no or on/off";
@@ -110,12 +115,14 @@ const FLAG_WORDS = "1/0, true/false, yes/no or on/off";
  * @param argv the arguments after the program name
  * @param env the environment; only `SUPERVISOR_*` names are read
  * @param options.color whether help and usage may hold ANSI colours (main.ts: a terminal, no NO_COLOR)
+ * @param options.cwd the directory at start-up: a relative PATH is resolved against it, so every
+ * part of releasemon (watching, catch-up, safety warnings, hooks, logs) names the same file
  * @throws {UsageError} on bad or conflicting arguments, with the usage line (no newline) in `usage`
  */
 export function parseConfig(
   argv: string[],
   env: Readonly<Record<string, string | undefined>>,
-  options: { color: boolean },
+  options: { color: boolean; cwd?: string },
 ): ParseResult {
   const parser = _buildParser(options.color);
   const usage = parser.format_usage().trimEnd();
@@ -142,7 +149,9 @@ export function parseConfig(
   if (ns.fleet_status && ns.fleet_resume) {
     fail("argument --fleet-resume: not allowed with argument --fleet-status");
   }
-  const versionFile: string = ns.path ?? "";
+  const versionFile: string = ns.path && options.cwd
+    ? absolutePath(ns.path, options.cwd)
+    : ns.path ?? "";
   const programs = [...new Set<string>(ns.program ?? [])];
   const groups = [...new Set<string>(ns.group ?? [])];
   if (ns.path === undefined && !fleetMode) fail("the following arguments are required: PATH");
@@ -167,8 +176,11 @@ export function parseConfig(
     fail("nothing to restart: name programs (PROG), groups (-g/--group GROUP) or all (-a/--any)");
   }
 
-  if (ns.settle < 0.01 || ns.settle > 5) {
-    fail(`argument --settle: must be between 0.01 and 5 seconds, got ${ns.settle}`);
+  if (_ms(ns.fixed_delay) + _ms(ns.random_delay) > MAX_TIMER_MS) {
+    fail(
+      `argument -rd/--random-delay: -fd plus -rd must be at most ${MAX_SECONDS} seconds (about ` +
+        `24 days), got ${ns.fixed_delay} + ${ns.random_delay}`,
+    );
   }
   const urlFromEnv = env.SUPERVISOR_SERVER_URL || null;
   const urlProblem = ns.serverurl === undefined && urlFromEnv && _serverUrlProblem(urlFromEnv);
@@ -272,11 +284,12 @@ function _arguments(): [string, string[], ArgumentOptions][] {
   const [restart, programs] = ["restart", "programs"];
   const [server, watching] = ["supervisord connection", "watching and logging"];
   const fleet = "fleet rollouts (Redis)";
-  const secs = (positive: boolean, dflt?: number): ArgumentOptions => ({
+  const secs = (rule: _SecondsRule, dflt?: number): ArgumentOptions => ({
     metavar: "SECONDS",
-    type: _secondsType(positive),
+    type: _secondsType(rule),
     default: dflt,
   });
+  const [delay, positive] = [{ zero: true }, {}];
   const password = () => new ArgumentError(undefined, _PASSWORD_REFUSED);
   const disable = {
     metavar: "FLAG",
@@ -289,15 +302,15 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     ["", ["--version"], { action: _stopAction(() => new _VersionRequested()) }],
     ["enabling", ["-e", "--enable"], { metavar: "FLAG", type: _flagType("") }],
     ["enabling", ["--disable"], disable],
-    [restart, ["-rd", "--random-delay"], secs(false, 0)],
-    [restart, ["-fd", "--fixed-delay"], secs(false, 0)],
+    [restart, ["-rd", "--random-delay"], secs(delay, 0)],
+    [restart, ["-fd", "--fixed-delay"], secs(delay, 0)],
     [restart, ["--running-only"], { action: "store_true" }],
     [restart, ["-pre", "--pre-restart"], { metavar: "COMMAND" }],
     [restart, ["-post", "--post-restart"], { metavar: "COMMAND" }],
-    [restart, ["--hook-timeout"], secs(true, 60)],
+    [restart, ["--hook-timeout"], secs(positive, 60)],
     [restart, ["--rolling"], { action: "store_true" }],
-    [restart, ["--batch-size"], { metavar: "N", type: _positiveIntType }],
-    [restart, ["--start-timeout"], secs(true, 60)],
+    [restart, ["--batch-size"], { metavar: "N", type: _wholeNumberType(1, " of programs") }],
+    [restart, ["--start-timeout"], secs(positive, 60)],
     [restart, ["--no-catch-up"], { action: "store_true" }],
     [restart, ["--revive"], { action: "store_true" }],
     [restart, ["--dry-run"], { action: "store_true" }],
@@ -311,20 +324,24 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     [server, ["-u", "--username"], { metavar: "NAME" }],
     [server, ["--password-file"], { metavar: "FILE" }],
     [server, ["-p", "--password"], { action: _stopAction(password), nargs: "?", help: SUPPRESS }],
-    [server, ["--rpc-timeout"], secs(true, 10)],
+    [server, ["--rpc-timeout"], secs(positive, 10)],
     [fleet, ["--fleet"], { metavar: "URL", type: _fleetUrlType }],
     [fleet, ["--fleet-name"], { metavar: "NAME", default: "releasemon", type: _fleetNameType }],
     [fleet, ["--fleet-id"], { metavar: "ID", type: _fleetNameType }],
-    [fleet, ["--fleet-max"], { metavar: "N", type: _positiveIntType, default: 1 }],
-    [fleet, ["--fleet-canary"], { metavar: "N", type: _countType, default: 0 }],
+    [fleet, ["--fleet-max"], {
+      metavar: "N",
+      type: _wholeNumberType(1, " of programs"),
+      default: 1,
+    }],
+    [fleet, ["--fleet-canary"], { metavar: "N", type: _wholeNumberType(0, ""), default: 0 }],
     [fleet, ["--fleet-on-error"], { choices: ["wait", "proceed"], default: "wait" }],
-    [fleet, ["--fleet-timeout"], secs(true, 60)],
-    [fleet, ["--fleet-lease"], secs(true, 30)],
+    [fleet, ["--fleet-timeout"], secs(positive, 60)],
+    [fleet, ["--fleet-lease"], secs({ min: 1 }, 30)],
     [fleet, ["--fleet-status"], { action: "store_true" }],
     [fleet, ["--fleet-resume"], { action: "store_true" }],
-    [watching, ["--settle"], secs(false, 0.2)],
-    [watching, ["--recheck-interval"], secs(false, 10)],
-    [watching, ["--poll-interval"], secs(true)],
+    [watching, ["--settle"], secs({ min: 0.01, max: 5 }, 0.2)],
+    [watching, ["--recheck-interval"], secs(delay, 10)],
+    [watching, ["--poll-interval"], secs(positive)],
     [watching, ["--log-level"], { choices: [...LOG_LEVELS], default: "info" }],
     [watching, ["--log-format"], { choices: ["text", "json"], default: "text" }],
   ];
@@ -373,52 +390,66 @@ function _flagType(hint: string) {
   };
 }
 
-/** SECONDS: a finite decimal number, non-negative (or positive); the caller converts to ms. */
-function _secondsType(positive: boolean) {
-  const kind = positive ? "a positive" : "a non-negative";
+/**
+ * What a SECONDS flag accepts. Everything inside works in whole ms and timers hold at most
+ * {@link MAX_TIMER_MS}, so a value that would round to 0 ms, or overflow a timer, is refused.
+ */
+interface _SecondsRule {
+  /** 0 is allowed (it means "none"). @default false */
+  zero?: boolean;
+  /** Smallest non-zero value. @default MIN_SECONDS */
+  min?: number;
+  /** Largest value. @default MAX_SECONDS */
+  max?: number;
+}
+
+/** The one validator of durations: SECONDS, a finite decimal number within `rule`. */
+function _secondsType(rule: _SecondsRule) {
+  const { zero = false, min = MIN_SECONDS, max = MAX_SECONDS } = rule;
   return (text: string): number => {
     const trimmed = text.trim();
     const value = /^(\d+(\.\d*)?|\.\d+)$/.test(trimmed) ? Number(trimmed) : NaN;
-    if (Number.isNaN(value) || (positive && value === 0)) {
-      throw new ArgumentTypeError(`must be ${kind} number of seconds, got ${_quote(text)}`);
+    const got = `got ${_quote(text)}`;
+    if (Number.isNaN(value) || (value === 0 && !zero && min <= MIN_SECONDS)) {
+      const kind = zero ? "a non-negative" : "a positive";
+      throw new ArgumentTypeError(`must be ${kind} number of seconds, ${got}`);
     }
-    if (value > MAX_SECONDS) {
-      throw new ArgumentTypeError(
-        `must be at most ${MAX_SECONDS} seconds (about 24 days), got ${_quote(text)}`,
-      );
+    if (max !== MAX_SECONDS && (value < min || value > max)) {
+      throw new ArgumentTypeError(`must be between ${min} and ${max} seconds, ${got}`);
+    }
+    if (value < min && !(zero && value === 0)) {
+      const floor = `at least ${min} second${min === 1 ? "" : "s"}`;
+      throw new ArgumentTypeError(`must be ${zero ? `0 or ${floor}` : floor}, ${got}`);
+    }
+    if (value > max) {
+      throw new ArgumentTypeError(`must be at most ${max} seconds (about 24 days), ${got}`);
     }
     return value;
   };
 }
 
-function _positiveIntType(text: string): number {
-  const trimmed = text.trim();
-  if (!/^\d+$/.test(trimmed) || Number(trimmed) < 1 || Number(trimmed) > 1_000_000) {
-    throw new ArgumentTypeError(
-      `must be a whole number of programs, 1 or more, got ${_quote(text)}`,
-    );
-  }
-  return Number(trimmed);
-}
-
-function _countType(text: string): number {
-  const trimmed = text.trim();
-  if (!/^\d+$/.test(trimmed) || Number(trimmed) > 1_000_000) {
-    throw new ArgumentTypeError(`must be a whole number, 0 or more, got ${_quote(text)}`);
-  }
-  return Number(trimmed);
+/** The one validator of counts: N, a whole number from `min` to a million. */
+function _wholeNumberType(min: number, of: string) {
+  const bound = min === 0 ? "0 or more" : `${min} or more`;
+  return (text: string): number => {
+    const trimmed = text.trim();
+    if (!/^\d+$/.test(trimmed) || Number(trimmed) < min || Number(trimmed) > 1_000_000) {
+      throw new ArgumentTypeError(`must be a whole number${of}, ${bound}, got ${_quote(text)}`);
+    }
+    return Number(trimmed);
+  };
 }
 
 function _fleetUrlType(text: string): string {
   if (!/^rediss?:\/\/[^\s]+$/.test(text)) {
     throw new ArgumentTypeError(
-      `cannot use fleet URL ${_quote(text.replace(/\/\/[^@/]*@/, "//***@"))}: ` +
+      `cannot use fleet URL ${_quote(redactUrl(text))}: ` +
         "it must be redis://host:port/db or rediss://host:port/db",
     );
   }
   if (/^rediss?:\/\/[^/]*@/.test(text)) {
     throw new ArgumentTypeError(
-      `cannot use fleet URL ${_quote(text.replace(/\/\/[^@/]*@/, "//***@"))}: credentials ` +
+      `cannot use fleet URL ${_quote(redactUrl(text))}: credentials ` +
         "in the URL would show in the process list; put the password in RELEASEMON_FLEET_PASSWORD",
     );
   }
@@ -453,7 +484,7 @@ function _serverUrlType(text: string): string {
 function _serverUrlProblem(url: string): string | null {
   if (/^unix:\/\/\S+$/.test(url) || /^http:\/\/[^\s/]+(\/\S*)?$/.test(url)) return null;
   return `cannot use server URL ${
-    _quote(url)
+    _quote(redactUrl(url))
   }: it must be unix:///path/to/socket or http://host:port`;
 }
 

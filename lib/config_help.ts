@@ -28,7 +28,10 @@ hook environment (the version is passed only here, never inside COMMAND):
   RELEASEMON_VERSION_FILE, RELEASEMON_PROGRAMS; after restarting also
   RELEASEMON_OUTCOME, RELEASEMON_RESTARTED, RELEASEMON_FAILED,
   RELEASEMON_FAILED_REASONS, RELEASEMON_UNTOUCHED, RELEASEMON_RECREATED,
-  RELEASEMON_ADDED, RELEASEMON_REMOVED and RELEASEMON_REASON
+  RELEASEMON_ADDED, RELEASEMON_REMOVED and RELEASEMON_REASON; hooks never see
+  SUPERVISOR_PASSWORD or RELEASEMON_FLEET_PASSWORD
+
+durations (SECONDS) are decimal numbers, at least 0.001 unless 0 is allowed
 
 example supervisord.conf entry (supervisord also needs [rpcinterface:supervisor]
 and a [unix_http_server] or [inet_http_server] section, as supervisorctl does):
@@ -42,7 +45,8 @@ export const HELP: Readonly<Record<string, string>> = {
   version: "show releasemon's version and exit",
   enable: "act only if FLAG is true: 1/0, true/false, yes/no, on/off (default: act)",
   disable: "do nothing if FLAG is true or absent; while disabled releasemon waits for SIGTERM",
-  random_delay: "wait a random 0 to SECONDS before restarting, after --fixed-delay (default: 0)",
+  random_delay: "wait a random 0 to SECONDS before restarting, after --fixed-delay; the two " +
+    "together at most 2147483 (default: 0)",
   fixed_delay: "wait SECONDS before restarting (default: 0)",
   running_only: "restart only RUNNING programs, not STARTING ones (STOPPED and EXITED " +
     "programs are never started by a restart; FATAL and BACKOFF ones only with --revive)",
@@ -73,8 +77,8 @@ export const HELP: Readonly<Record<string, string>> = {
     "(restart without coordination after --fleet-timeout) (default: wait)",
   fleet_timeout: "with --fleet-on-error proceed, how long Redis may be unreachable before " +
     "restarting uncoordinated (default: 60)",
-  fleet_lease: "a fleet slot's lease; a host that dies holding one frees it after SECONDS " +
-    "(default: 30)",
+  fleet_lease: "a fleet slot's lease; a host that dies holding one frees it after SECONDS, " +
+    "1 or more (default: 30)",
   fleet_status: "print the rollout record of the group's latest version and exit " +
     "(JSON with --log-format json); PATH and PROG are not needed",
   fleet_resume: "clear the halt of the group's latest version and exit",

@@ -14,6 +14,23 @@ export const EXIT_FAILURE = 1;
 /** Bad or conflicting flags, or an invalid setting: usage line plus one reason on stderr. */
 export const EXIT_USAGE = 2;
 
+/**
+ * `url` as it may appear in a message: whatever may be userinfo (`user:password@`, `:password@`,
+ * `token@`) replaced by `***`, as in `https://***@host:9001`. Errs on the side of hiding: all
+ * between `://` (or the start, without a scheme) and the last `@` before any `?` or `#` goes,
+ * unless that part starts with `/` (a unix socket path, where `@` is an ordinary character).
+ */
+export function redactUrl(url: string): string {
+  const schemeEnd = url.indexOf("://");
+  const start = schemeEnd < 0 ? 0 : schemeEnd + 3;
+  if (url.startsWith("/", start)) return url;
+  const queryAt = url.slice(start).search(/[?#]/);
+  const end = queryAt < 0 ? url.length : start + queryAt;
+  const at = url.lastIndexOf("@", end - 1);
+  if (at < start) return url;
+  return `${url.slice(0, start)}***${url.slice(at)}`;
+}
+
 /** Bad command line or configuration; `main.ts` prints the usage line and exits with 2. */
 export class UsageError extends Error {
   override name = "UsageError";

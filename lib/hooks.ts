@@ -46,6 +46,12 @@ export interface HookResult {
   reason?: string;
 }
 
+/**
+ * Variables of releasemon's own environment that a hook never sees: the supervisord and fleet
+ * passwords. `SUPERVISOR_USERNAME` and the URLs are not secret and stay.
+ */
+export const HOOK_HIDDEN_VARIABLES = ["SUPERVISOR_PASSWORD", "RELEASEMON_FLEET_PASSWORD"] as const;
+
 /** Time between SIGTERM and SIGKILL when a hook is stopped. */
 export const HOOK_KILL_GRACE_MS = 5_000;
 /** Longest line of hook output that is logged; the rest of the line is cut. */
@@ -95,8 +101,8 @@ export function hookEnvironment(
 }
 
 /**
- * Runs `sh -c command` with releasemon's environment plus `env`, logging its output, until it
- * exits and its output closes. After `timeoutMs`, or when `signal` aborts, its process group gets
+ * Runs `sh -c command` with releasemon's environment, less {@link HOOK_HIDDEN_VARIABLES}, plus
+ * `env`, logging its output, until it exits and its output closes. After `timeoutMs`, or when `signal` aborts, its process group gets
  * SIGTERM and, {@link HOOK_KILL_GRACE_MS} later, SIGKILL. Works with `--allow-run=sh` alone.
  */
 export async function runHook(
@@ -124,7 +130,10 @@ export async function runHook(
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("sh", {
-      args: ["-c", command],
+      // Deno.Command can only add to the inherited environment (clearEnv would need to read all
+      // of it, which --allow-env=<names> forbids), so a first shell drops the passwords and
+      // execs the hook's shell: same pid and process group, the command still only in argv.
+      args: ["-c", `unset ${HOOK_HIDDEN_VARIABLES.join(" ")}; exec sh -c "$1"`, "sh", command],
       env,
       stdin: "null",
       stdout: "piped",

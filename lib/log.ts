@@ -32,7 +32,7 @@ const UNSAFE_CHARS = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]
 const BARE_VALUE = /^[^\s"'=\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+$/;
 const SHORT_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 const AUTHORIZATION = /(authorization\s*[:=]\s*["']?\s*(?:basic|bearer)\s+)[^\s"',;]+/gi;
-const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"']*:)[^\s/@"']+@/gi;
+const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@"']+@/gi;
 
 const encoder = new TextEncoder();
 

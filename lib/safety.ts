@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { lstatLookup, resolveChain } from "./watch/path_chain.ts";
+import { absolutePath, lstatLookup, resolveChain } from "./watch/path_chain.ts";
 
 const WORLD_WRITABLE = 0o002;
 const STICKY = 0o1000;
@@ -24,10 +24,13 @@ export function modeWarning(path: string, mode: number, kind: "file" | "director
     `${octal})${sticky}: anyone on this host can replace the version file and trigger restarts`;
 }
 
-/** Warnings for the version file and the directories that hold it or a symlink to it. */
+/**
+ * Warnings for the version file and the directories that hold it or a symlink to it. A relative
+ * `path` is taken from the current directory.
+ */
 export async function versionFileWarnings(path: string): Promise<string[]> {
   const warnings: string[] = [];
-  const chain = await resolveChain(path, lstatLookup).catch(() => null);
+  const chain = await resolveChain(absolutePath(path, Deno.cwd()), lstatLookup).catch(() => null);
   if (!chain) return warnings;
   for (const dir of chain.directories.keys()) {
     const info = await Deno.stat(dir).catch(() => null);

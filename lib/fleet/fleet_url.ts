@@ -8,7 +8,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { redactUrl, UsageError } from "../errors.ts";
 
 /** Where the fleet's Redis listens. `url` is the display form (never with credentials). */
 export interface FleetEndpoint {
@@ -36,7 +36,7 @@ const SCHEMES: Readonly<Record<string, boolean>> = { "redis": false, "rediss": t
  */
 export function parseFleetUrl(url: string): FleetEndpoint {
   const fail = (detail: string): never => {
-    throw new UsageError(`Cannot use fleet URL ${JSON.stringify(redactFleetUrl(url))}: ${detail}`);
+    throw new UsageError(`Cannot use fleet URL ${JSON.stringify(redactUrl(url))}: ${detail}`);
   };
   if (url.trim() === "") fail("it is empty; use redis://host:port/db or rediss://host:port/db");
   if (url !== url.trim()) fail("it has leading or trailing whitespace");
@@ -60,17 +60,6 @@ export function parseFleetUrl(url: string): FleetEndpoint {
   const db = _parseDb(tail, fail);
   const shownHost = host.includes(":") ? `[${host}]` : host;
   return { host, port, db, tls: tls === true, url: `${scheme}://${shownHost}:${port}/${db}` };
-}
-
-/** The URL with anything between `://` and the last `@` of the authority replaced by `***`. */
-export function redactFleetUrl(url: string): string {
-  const schemeEnd = url.indexOf("://");
-  const start = schemeEnd < 0 ? 0 : schemeEnd + 3;
-  const authorityEnd = url.slice(start).search(/[/?#]/);
-  const end = authorityEnd < 0 ? url.length : start + authorityEnd;
-  const at = url.lastIndexOf("@", end - 1);
-  if (at < start) return url;
-  return `${url.slice(0, start)}***${url.slice(at)}`;
 }
 
 function _parseAuthority(

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { redactUrl, UsageError } from "../errors.ts";
 
 /** Where supervisord listens. `url` is the display form, never with credentials in it. */
 export type ServerEndpoint =
@@ -31,7 +31,7 @@ const CREDENTIALS_HINT =
  */
 export function parseServerUrl(url: string): ServerEndpoint {
   const fail = (detail: string): never => {
-    throw new UsageError(`Cannot use server URL ${_quote(redactServerUrl(url))}: ${detail}`);
+    throw new UsageError(`Cannot use server URL ${_quote(redactUrl(url))}: ${detail}`);
   };
   if (url.trim() === "") {
     fail("it is empty; use unix:///path/to/supervisor.sock or http://host:port");
@@ -48,20 +48,6 @@ export function parseServerUrl(url: string): ServerEndpoint {
   }
   if (_hasUserinfo(url)) fail(CREDENTIALS_HINT);
   return fail("only unix:// and http:// URLs are supported");
-}
-
-/**
- * The URL with anything that may be userinfo (`user:password@`) replaced by `***`, for messages.
- *
- * Errs on the side of hiding too much: everything between `://` and the last `@` goes, unless the
- * part after `://` starts with `/` (a unix socket path, where `@` is an ordinary character).
- */
-export function redactServerUrl(url: string): string {
-  if (!_hasUserinfo(url)) return url;
-  const at = url.lastIndexOf("@");
-  const schemeEnd = url.indexOf("://");
-  const start = schemeEnd >= 0 && schemeEnd < at ? schemeEnd + 3 : 0;
-  return `${url.slice(0, start)}***${url.slice(at)}`;
 }
 
 function _hasUserinfo(url: string): boolean {

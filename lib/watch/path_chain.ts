@@ -48,6 +48,15 @@ export interface PathChain {
 export const MAX_SYMLINK_HOPS = 40;
 
 /**
+ * `path` made absolute against `cwd` (itself absolute), as the kernel would look it up: `.` and
+ * `..` are kept for {@linkcode resolveChain}, which resolves them after the symlinks before them.
+ */
+export function absolutePath(path: string, cwd: string): string {
+  if (path.startsWith("/")) return path;
+  return cwd.endsWith("/") ? `${cwd}${path}` : `${cwd}/${path}`;
+}
+
+/**
  * Resolves absolute `path` like the kernel would, recording which directories hold the file, a
  * symlink on the way, or the first missing name. Stops without error at a missing component, a
  * file where a directory is needed, or a symlink loop: the read that follows reports those.

@@ -18,7 +18,14 @@
 
 import { getLogger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
-import { eventHints, lstatLookup, type PathChain, resolveChain } from "./path_chain.ts";
+import { formatDuration } from "../delay.ts";
+import {
+  absolutePath,
+  eventHints,
+  lstatLookup,
+  type PathChain,
+  resolveChain,
+} from "./path_chain.ts";
 import {
   checkMs,
   type Hint,
@@ -49,6 +56,8 @@ export interface WatcherOptions {
   /** When set (> 0): polling only, no inotify at all (NFS, some container mounts). */
   pollMs?: number;
   clock?: Clock;
+  /** Sets up one directory's watch. @default {(dir) => Deno.watchFs(dir, { recursive: false })} */
+  watchFs?: (dir: string) => Deno.FsWatcher;
 }
 
 /** What the watcher reports. */
@@ -66,6 +75,11 @@ export type WatchEvent =
  * every 10 s bounds the delay of a missed inotify event to 10 s, short next to a deploy.
  */
 export const DEFAULT_RECHECK_MS = 10_000;
+/**
+ * Re-check period while a directory cannot be watched and the safety net is off (`recheckMs` 0):
+ * blind is never an option, so the watcher polls that often instead.
+ */
+export const FALLBACK_POLL_MS = 1_000;
 /** Re-resolve-and-arm rounds per check, in case the path keeps changing while being armed. */
 const MAX_ARM_ROUNDS = 4;
 
@@ -85,7 +99,12 @@ export class VersionWatcher implements AsyncDisposable {
   readonly #recheckMs: number;
   readonly #pollMs: number;
   readonly #clock: Clock;
+  readonly #watchFs: (dir: string) => Deno.FsWatcher;
   #phase: "new" | "started" | "closed" = "new";
+  /** Directories whose watch could not be set up (warned once each): polled instead. */
+  readonly #blind = new Set<string>();
+  /** A re-check timer is set or its check is running; it re-arms itself while needed. */
+  #rechecking = false;
   #onEvent: ((event: WatchEvent) => void) | null = null;
   #chain: PathChain | null = null;
   readonly #watches = new Map<string, ArmedWatch>();
@@ -101,11 +120,12 @@ export class VersionWatcher implements AsyncDisposable {
 
   constructor(path: string, options: WatcherOptions = {}) {
     if (path === "") throw new TypeError("Cannot watch the version file: the path is empty");
-    this.#path = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+    this.#path = absolutePath(path, Deno.cwd());
     this.#settle = settleOptions(options);
     this.#recheckMs = checkMs("recheckMs", options.recheckMs ?? DEFAULT_RECHECK_MS);
     this.#pollMs = checkMs("pollMs", options.pollMs ?? 0);
     this.#clock = options.clock ?? systemClock;
+    this.#watchFs = options.watchFs ?? ((dir) => Deno.watchFs(dir, { recursive: false }));
   }
 
   /** Number of inotify watches currently armed (0 in polling mode). */
@@ -171,17 +191,22 @@ export class VersionWatcher implements AsyncDisposable {
     // directory (measured). So the old streams end first.
     await Promise.all(stale.map(([dir, armed]) => this.#unwatch(dir, armed)));
     if (this.#phase === "closed") return;
+    for (const dir of this.#blind) if (!chain.directories.has(dir)) this.#blind.delete(dir);
     for (const [dir, { id }] of chain.directories) {
       if (this.#watches.has(dir)) continue;
       let watcher: Deno.FsWatcher;
       try {
-        watcher = Deno.watchFs(dir, { recursive: false });
+        watcher = this.#watchFs(dir);
       } catch (error) {
-        // Gone since it was resolved (the next round sees it), or not readable (the safety
-        // net still covers it).
-        log.debug("Cannot watch {dir}: {error}", { dir, error: String(error) });
+        if (error instanceof Deno.errors.NotFound) {
+          // Gone since it was resolved: the next round sees it.
+          log.debug("Cannot watch {dir}: {error}", { dir, error: String(error) });
+        } else {
+          this.#goneBlind(dir, error);
+        }
         continue;
       }
+      this.#blind.delete(dir);
       const armed: ArmedWatch = { id, watcher, pump: Promise.resolve() };
       this.#watches.set(dir, armed);
       armed.pump = this.#pump(dir, armed);
@@ -294,13 +319,37 @@ export class VersionWatcher implements AsyncDisposable {
     return read.kind === "version" ? read.version : null;
   }
 
+  /** Warns (once per directory) that a watch could not be set up, and makes sure it is polled. */
+  #goneBlind(dir: string, error: unknown): void {
+    if (this.#blind.has(dir)) return;
+    this.#blind.add(dir);
+    const fallback = this.#recheckMs > 0
+      ? `changes there are seen only by the re-check every ${formatDuration(this.#recheckMs)}`
+      : `polling every ${formatDuration(FALLBACK_POLL_MS)} instead (--recheck-interval is 0)`;
+    log.warning(
+      "Cannot watch {dir} for changes: {error}; {fix}; {fallback}",
+      { dir, error: String(error), fix: _watchFix(error), fallback },
+    );
+    if (this.#phase === "started") this.#scheduleRecheck();
+  }
+
+  #recheckEveryMs(): number {
+    if (this.#pollMs > 0) return this.#pollMs;
+    if (this.#recheckMs > 0) return this.#recheckMs;
+    return this.#blind.size > 0 ? FALLBACK_POLL_MS : 0;
+  }
+
   #scheduleRecheck(): void {
-    const everyMs = this.#pollMs > 0 ? this.#pollMs : this.#recheckMs;
-    if (everyMs === 0 || this.#phase !== "started") return;
+    const everyMs = this.#recheckEveryMs();
+    if (everyMs === 0 || this.#phase !== "started" || this.#rechecking) return;
+    this.#rechecking = true;
     this.#recheckTimer = this.#clock.setTimer(() => {
       this.#recheckTimer = null;
       this.#enqueue("cheap");
-      void this.#queue.then(() => this.#scheduleRecheck());
+      void this.#queue.then(() => {
+        this.#rechecking = false;
+        this.#scheduleRecheck();
+      });
     }, everyMs);
   }
 
@@ -312,6 +361,24 @@ export class VersionWatcher implements AsyncDisposable {
       log.error("The version event handler failed on {type}: {error}", { ...event, error });
     }
   }
+}
+
+/** What to do about a watch that could not be set up, from the error Deno.watchFs threw. */
+function _watchFix(error: unknown): string {
+  const text = String(error);
+  if (error instanceof Deno.errors.PermissionDenied || /permission denied/i.test(text)) {
+    return "releasemon's user may not read that directory; fix its permissions";
+  }
+  if (/no space left|os error 28|watch limit/i.test(text)) {
+    return "the inotify watch limit is reached; raise it, e.g. " +
+      "sysctl fs.inotify.max_user_watches=524288 (and in /etc/sysctl.d/ to keep it)";
+  }
+  if (/too many open files|os error 24/i.test(text)) {
+    return "the inotify instance limit is reached; raise it, e.g. " +
+      "sysctl fs.inotify.max_user_instances=1024 (and in /etc/sysctl.d/ to keep it)";
+  }
+  return "if inotify does not work on this file system (NFS, some container mounts), " +
+    "use --poll-interval";
 }
 
 function closeQuietly(watcher: Deno.FsWatcher): void {

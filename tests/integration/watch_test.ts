@@ -392,6 +392,41 @@ Deno.test("VersionWatcher warns once when the file cannot be read and keeps watc
     },
   ));
 
+Deno.test("VersionWatcher warns when inotify cannot be set up and, with no re-check, polls", () => {
+  const noSpace = () => {
+    throw new Error("No space left on device (os error 28)");
+  };
+  return scene("VERSION", plainFile, async ({ dir, watcher, events, warnings }) => {
+    assert.equal(watcher.watchCount, 0);
+    assert.deepEqual(warnings(), [
+      'Cannot watch "<dir>" for changes: "Error: No space left on device (os error 28)"; "the ' +
+      "inotify watch limit is reached; raise it, e.g. sysctl fs.inotify.max_user_watches=524288 " +
+      '(and in /etc/sysctl.d/ to keep it)"; "polling every 1 second instead (--recheck-interval ' +
+      'is 0)"',
+    ]);
+    await replace(`${dir}/VERSION`, "v2\n");
+    await events.untilSeen("v2");
+    await write(`${dir}/VERSION`, "v3\n");
+    await events.untilSeen("v3");
+    assert.equal(warnings().length, 1, "warned once");
+  }, { recheckMs: 0, watchFs: noSpace });
+});
+
+Deno.test("VersionWatcher names a denied watch and the re-check that still covers it", () => {
+  const denied = () => {
+    throw new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+  };
+  return scene("VERSION", plainFile, async ({ dir, events, warnings }) => {
+    assert.deepEqual(warnings(), [
+      'Cannot watch "<dir>" for changes: "PermissionDenied: Permission denied (os error 13)"; ' +
+      '"releasemon\'s user may not read that directory; fix its permissions"; "changes there ' +
+      'are seen only by the re-check every 300 ms"',
+    ]);
+    await write(`${dir}/VERSION`, "v2\n");
+    await events.untilSeen("v2");
+  }, { recheckMs: 300, watchFs: denied });
+});
+
 Deno.test("VersionWatcher.close() releases every watch and delivers nothing after", () =>
   scene("cfg/VERSION", configMap, async ({ dir, watcher, events }) => {
     assert.equal(watcher.watchCount, 2);
@@ -468,19 +503,22 @@ Deno.test("readVersion() reports a permission problem as unreadable", async () =
       });
       return;
     }
-    // root reads anything: read as "nobody" in a child process instead.
-    await Deno.chmod(dir, 0o755);
-    const module = new URL("../../lib/watch/version_file.ts", import.meta.url).href;
-    const code = `const { readVersion } = await import(${JSON.stringify(module)});
+    // root reads anything: read in a child that keeps root's uid (so it can use what root owns)
+    // but loses the capabilities that bypass file modes. Everything the child touches is in
+    // `dir`, a copy of the module included, so where the checkout sits does not matter.
+    const source = new URL("../../lib/watch/version_file.ts", import.meta.url);
+    await Deno.copyFile(source, `${dir}/version_file.ts`);
+    const code = `const { readVersion } = await import("./version_file.ts");
       console.log(JSON.stringify(await readVersion(Deno.args[0])));`;
+    await write(`${dir}/main.ts`, code);
     const child = await new Deno.Command("setpriv", {
       args: [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
+        "--bounding-set=-dac_override,-dac_read_search",
         Deno.execPath(),
-        "eval",
-        code,
+        "run",
+        "--no-config",
+        "--allow-read",
+        `${dir}/main.ts`,
         `${dir}/VERSION`,
       ],
       env: { DENO_DIR: `${dir}/.deno`, HOME: dir, NO_COLOR: "1" },

@@ -303,6 +303,24 @@ Deno.test("connectionFromSections() rejects a bad serverurl, saying where it cam
   );
 });
 
+Deno.test("connectionFromSections() never echoes credentials in a serverurl", () => {
+  for (
+    const url of [
+      "https://hunter2@host:9001",
+      "http://admin:hunter2@host:9001",
+      "http://:hunter2@host:9001",
+      "http://hunter2@host:9001",
+    ]
+  ) {
+    assert.throws(() => connect(`[supervisorctl]\nserverurl=${url}\n`), (error: unknown) => {
+      assert.ok(error instanceof UsageError, url);
+      assert.ok(!error.message.includes("hunter2"), error.message);
+      assert.match(error.message, /^Cannot use server URL "https?:\/\/\*\*\*@host:9001": /);
+      return true;
+    });
+  }
+});
+
 // ---- connectionFromSections: fallbacks -------------------------------------------------------
 
 Deno.test("connectionFromSections() falls back to [unix_http_server] file, with its credentials", () => {

@@ -134,7 +134,7 @@ Deno.test("parseConfig() converts delays in seconds to milliseconds", () => {
   );
   assert.match(
     usageError(["--settle", "0", "/v", "web"]).message,
-    /argument --settle: must be between 0.01 and 5 seconds, got 0/,
+    /argument --settle: must be between 0.01 and 5 seconds, got "0"/,
   );
   assert.match(
     usageError(["-g", "workers", "web", "/app/.version"]).message,
@@ -449,4 +449,107 @@ Deno.test("parseConfig() --fleet-status needs no PATH or PROG, but a fleet URL",
     usageError(["/v", "-a", "--fleet", "http://user:secret@h"]).message,
     /secret/,
   );
+});
+
+Deno.test("parseConfig() never echoes credentials in a server or fleet URL", () => {
+  const forms = ["hunter2@", "admin:hunter2@", ":hunter2@"];
+  for (const userinfo of forms) {
+    for (const scheme of ["https", "http", "ftp"]) {
+      const url = `${scheme}://${userinfo}host:9001/x y`;
+      for (
+        const error of [
+          usageError(["-s", url, "/v", "-a"]),
+          usageError(["/v", "-a"], { SUPERVISOR_SERVER_URL: url }),
+          usageError(["/v", "-a", "--fleet", url]),
+          usageError(["/v", "-a", "--fleet", `redis://${userinfo}host:6379/0`]),
+        ]
+      ) {
+        assert.ok(!error.message.includes("hunter2"), error.message);
+        assert.match(error.message, /URL "[a-z]+:\/\/\*\*\*@host:\d+/, error.message);
+      }
+    }
+  }
+  assert.equal(
+    usageError(["-s", "https://hunter2@host:9001", "/v", "-a"]).message,
+    'argument -s/--serverurl: cannot use server URL "https://***@host:9001": it must be ' +
+      "unix:///path/to/socket or http://host:port",
+  );
+});
+
+Deno.test("parseConfig() resolves a relative PATH against the start-up directory", () => {
+  const parse = (path: string) => {
+    const result = parseConfig([path, "web"], ENV, { color: false, cwd: "/srv/app" });
+    assert.equal(result.kind, "run");
+    return (result as { config: Config }).config.versionFile;
+  };
+  assert.equal(parse("current/REVISION"), "/srv/app/current/REVISION");
+  assert.equal(parse("./VERSION"), "/srv/app/./VERSION");
+  assert.equal(parse("/etc/cfg/VERSION"), "/etc/cfg/VERSION");
+  assert.equal(run(["VERSION", "web"]).versionFile, "VERSION", "no cwd given: as written");
+});
+
+Deno.test("parseConfig() refuses a duration that would round to 0 ms, for every duration flag", () => {
+  const positive = [
+    "--hook-timeout",
+    "--start-timeout",
+    "--rpc-timeout",
+    "--fleet-timeout",
+    "--poll-interval",
+  ];
+  for (const flag of positive) {
+    const error = usageError(["/v", "web", "--fleet", "redis://h", flag, "0.0004"]);
+    assert.equal(error.message, `argument ${flag}: must be at least 0.001 seconds, got "0.0004"`);
+    assert.ok(error.usage?.startsWith("usage: releasemon"), flag);
+  }
+  for (const flag of ["-fd/--fixed-delay", "-rd/--random-delay", "--recheck-interval"]) {
+    const option = flag.split("/").at(-1)!;
+    assert.equal(
+      usageError(["/v", "web", option, "0.0004"]).message,
+      `argument ${flag}: must be 0 or at least 0.001 seconds, got "0.0004"`,
+    );
+  }
+  assert.equal(
+    usageError(["/v", "web", "--settle", "0.0004"]).message,
+    'argument --settle: must be between 0.01 and 5 seconds, got "0.0004"',
+  );
+  // The smallest values that work are accepted, and 0 where it means "none".
+  const config = run([
+    "/v",
+    "web",
+    "--hook-timeout=0.001",
+    "--start-timeout=0.001",
+    "--rpc-timeout=0.001",
+    "--poll-interval=0.001",
+    "-fd=0",
+    "-rd=0.001",
+    "--recheck-interval=0",
+  ]);
+  assert.deepEqual(
+    [config.hookTimeoutMs, config.startTimeoutMs, config.rpcTimeoutMs, config.pollMs],
+    [1, 1, 1, 1],
+  );
+  assert.deepEqual([config.fixedDelayMs, config.randomDelayMs, config.recheckMs], [0, 1, 0]);
+});
+
+Deno.test("parseConfig() refuses -fd plus -rd beyond the longest timer", () => {
+  const error = usageError(["/v", "web", "-fd", "2000000", "-rd", "200000"]);
+  assert.equal(
+    error.message,
+    "argument -rd/--random-delay: -fd plus -rd must be at most 2147483 seconds (about 24 days), " +
+      "got 2000000 + 200000",
+  );
+  assert.ok(error.usage?.startsWith("usage: releasemon"));
+  const config = run(["/v", "web", "-fd", "2000000", "-rd", "147483"]);
+  assert.equal(config.fixedDelayMs + config.randomDelayMs, 2_147_483_000);
+});
+
+Deno.test("parseConfig() refuses a --fleet-lease shorter than 1 second", () => {
+  for (const lease of ["0.5", "0.999", "0"]) {
+    assert.equal(
+      usageError(["/v", "web", "--fleet", "redis://h", "--fleet-lease", lease]).message,
+      `argument --fleet-lease: must be at least 1 second, got ${JSON.stringify(lease)}`,
+    );
+  }
+  const config = run(["/v", "web", "--fleet", "redis://h", "--fleet-lease", "1"]);
+  assert.equal(config.fleet?.leaseMs, 1000);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../lib/errors.ts";
-import { parseFleetUrl, redactFleetUrl } from "../../lib/fleet/fleet_url.ts";
+import { parseFleetUrl } from "../../lib/fleet/fleet_url.ts";
 
 Deno.test("parseFleetUrl() reads host, port, database and TLS", () => {
   const cases: [string, ReturnType<typeof parseFleetUrl>][] = [
@@ -86,8 +86,24 @@ Deno.test("parseFleetUrl() names what is wrong with a bad URL", () => {
   }
 });
 
-Deno.test("redactFleetUrl() hides userinfo only", () => {
-  assert.equal(redactFleetUrl("redis://u:p@h:1/0"), "redis://***@h:1/0");
-  assert.equal(redactFleetUrl("redis://h:1/0"), "redis://h:1/0");
-  assert.equal(redactFleetUrl("redis://h/0?a=b@c"), "redis://h/0?a=b@c");
+Deno.test("parseFleetUrl() never echoes user, password or token credentials, whatever the error", () => {
+  for (
+    const url of [
+      "redis://hunter2@cache:6379/0",
+      "redis://admin:hunter2@cache:6379/0",
+      "redis://:hunter2@cache:6379/0",
+      "http://hunter2@cache:6379",
+      "redis://:hunter2@cache:6379/0?x=1",
+      "redis://admin:hunter2@cache:0",
+      " redis://hunter2@cache",
+      "hunter2@cache:6379",
+    ]
+  ) {
+    assert.throws(() => parseFleetUrl(url), (error: unknown) => {
+      assert.ok(error instanceof UsageError, url);
+      assert.ok(!error.message.includes("hunter2"), error.message);
+      assert.match(error.message, /^Cannot use fleet URL "[ a-z]*(:\/\/)?\*\*\*@cache/);
+      return true;
+    });
+  }
 });

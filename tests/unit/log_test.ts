@@ -134,7 +134,8 @@ Deno.test("setupLogging() redacts secrets from the finished line in both formats
       logger.info("sending", { password: secret, header: "Authorization: Basic dXNlcjpwYXNz" });
       logger.error("failed", { error: new Error(`bad credentials ${secret}`) });
       logger.info("url {url}", { url: "http://alice:hunter2@localhost:9001/RPC2" });
-      assert.equal(lines.length, 4, format);
+      logger.info("token url https://hunter2@localhost:9001 and redis://:hunter2@cache/0");
+      assert.equal(lines.length, 5, format);
       for (const line of lines) {
         assert.ok(!line.includes('pa"ss') && !line.includes('pa\\"ss'), `${format}: ${line}`);
         assert.ok(
@@ -144,7 +145,11 @@ Deno.test("setupLogging() redacts secrets from the finished line in both formats
       }
       assert.ok(lines[0]!.includes("password is ***"), lines[0]);
       assert.ok(lines[1]!.includes("Authorization: Basic ***"), lines[1]);
-      assert.ok(lines[3]!.includes("http://alice:***@localhost:9001/RPC2"), lines[3]);
+      assert.ok(lines[3]!.includes("http://***@localhost:9001/RPC2"), lines[3]);
+      assert.ok(
+        lines[4]!.includes("https://***@localhost:9001 and redis://***@cache/0"),
+        lines[4],
+      );
       if (format === "json") lines.forEach((line) => JSON.parse(line));
     });
   }

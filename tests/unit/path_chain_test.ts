@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  absolutePath,
   type Entry,
   eventHints,
   type Lookup,
@@ -205,4 +206,11 @@ Deno.test("eventHints() turns Deno events on chain names into hints, ignoring th
   // the watched directory itself moved or deleted
   assert.deepEqual(hints("remove", ["/app"]), ["removed"]);
   assert.deepEqual(hints("create", ["/app/other"]), []);
+});
+
+Deno.test("absolutePath() joins a relative path to the directory and leaves an absolute one", () => {
+  assert.equal(absolutePath("VERSION", "/srv/app"), "/srv/app/VERSION");
+  assert.equal(absolutePath("../shared/VERSION", "/srv/app/"), "/srv/app/../shared/VERSION");
+  assert.equal(absolutePath("VERSION", "/"), "/VERSION");
+  assert.equal(absolutePath("/etc/VERSION", "/srv"), "/etc/VERSION");
 });
