@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   const color = Deno.stderr.isTerminal() && env.NO_COLOR === undefined;
   let secrets: string[] = env.SUPERVISOR_PASSWORD ? [env.SUPERVISOR_PASSWORD] : [];
   try {
-    const parsed = parseConfig(argv, env, { color });
+    const parsed = parseConfig(argv, env, { color, cwd: Deno.cwd() });
     if (parsed.kind !== "run") {
       writeAll(Deno.stdout, parsed.text.endsWith("\n") ? parsed.text : `${parsed.text}\n`);
       return EXIT_OK;
