@@ -110,6 +110,8 @@ export type MachineEvent =
   | { type: "PreHookDone"; ok: boolean; reason?: string }
   | { type: "RestartDone"; report: RestartReport }
   | { type: "RestartUnavailable"; reason: string }
+  /** The answer to CheckSupervisor: whether supervisord answers again (`reason` when not). */
+  | { type: "SupervisorChecked"; ok: boolean; reason?: string }
   | { type: "PostHookDone" }
   /** A step threw: an error nobody expected, e.g. a hook that could not be run at all. */
   | { type: "StepFailed"; step: Step; reason: string };
@@ -119,6 +121,8 @@ export type MachineCommand =
   | { type: "AcquireFleetSlot"; waitId: number; version: VersionRef }
   | { type: "CancelFleetWait"; waitId: number }
   | { type: "ReleaseFleetSlot"; version: VersionRef }
+  /** Before queueing for a fleet slot again after an outage: does supervisord answer? */
+  | { type: "CheckSupervisor" }
   | { type: "RunPreHook"; cycle: Cycle }
   | { type: "Restart"; cycle: Cycle }
   | {

@@ -108,6 +108,11 @@ export function transition(
         : unchanged(state);
     case "RestartUnavailable":
       return state.phase === "restarting" ? onUnavailable(state, event.reason) : unchanged(state);
+    case "SupervisorChecked":
+      if (state.phase !== "retrying") return unchanged(state);
+      return event.ok
+        ? retry(state, context)
+        : onUnavailable(state, event.reason ?? "supervisord does not answer");
     case "PostHookDone":
       return state.phase === "post-restart" ? finishCycle(state, context) : unchanged(state);
     case "StepFailed":
@@ -211,13 +216,20 @@ function onTimer(state: MachineState, context: MachineContext): Transition {
     return proceed(state, cycle, context);
   }
   if (state.phase === "retrying" && state.cycle) {
-    // Nothing was restarted yet: a release that landed during the outage replaces this one.
-    // With --fleet the slot was released for the outage: queue again first.
-    const version = state.latest ?? state.cycle.version;
-    const cycle = same(version, state.cycle.version) ? state.cycle : retarget(state.cycle, version);
-    return proceed(state, cycle, context);
+    // With --fleet the slot was given back for the outage: queue again only once supervisord
+    // answers, so that a host that cannot restart never takes a slot from one that can.
+    if (context.fleet) return { state, commands: [{ type: "CheckSupervisor" }] };
+    return retry(state, context);
   }
   return unchanged(state);
+}
+
+/** Out of retrying: restart again (with --fleet, queue again first). */
+function retry(state: MachineState, context: MachineContext): Transition {
+  // Nothing was restarted yet: a release that landed during the outage replaces this one.
+  const cycle = state.cycle!;
+  const version = state.latest ?? cycle.version;
+  return proceed(state, same(version, cycle.version) ? cycle : retarget(cycle, version), context);
 }
 
 function onPreHookDone(

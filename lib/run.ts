@@ -274,6 +274,8 @@ class Loop {
         if (fleet) this.#background(this.#fleetCall(() => fleet.release(command.version)));
         return;
       }
+      case "CheckSupervisor":
+        return this.#track(this.#checkSupervisor(), failed("restarting"));
       case "RunPreHook":
         return this.#track(runPreHook(this.#hookSetting(), command.cycle), failed("pre-restart"));
       case "Restart":
@@ -338,6 +340,15 @@ class Loop {
         this.#fleetWaits.delete(waitId);
       }
     });
+  }
+
+  async #checkSupervisor(): Promise<MachineEvent> {
+    try {
+      await this.deps.client.getState();
+      return { type: "SupervisorChecked", ok: true };
+    } catch (error) {
+      return { type: "SupervisorChecked", ok: false, reason: errorText(error) };
+    }
   }
 
   /** Tells the fleet how this host's cycle ended (after the post command), in the background. */

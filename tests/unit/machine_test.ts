@@ -566,9 +566,24 @@ Deno.test("transition() releases the slot while supervisord is unreachable and q
   assert.deepEqual(find(commands, "ReleaseFleetSlot").version, B);
   assert.equal(state.phase, "retrying");
   assert.equal(state.cycle?.fleet, undefined);
+  // Queues again only once supervisord answers: still down, it waits another backoff, no slot.
   ({ state, commands } = drive(state, [{ type: "TimerFired", timerId: 2 }], ctx));
+  assert.equal(state.phase, "retrying");
+  assert.deepEqual(commands, [{ type: "CheckSupervisor" }]);
+  ({ state, commands } = drive(state, [
+    { type: "SupervisorChecked", ok: false, reason: "no such file" },
+  ], ctx));
+  assert.equal(state.phase, "retrying");
+  assert.deepEqual(kinds(commands), ["StartTimer"]);
+  ({ state, commands } = drive(state, [
+    { type: "TimerFired", timerId: 3 },
+    { type: "SupervisorChecked", ok: true },
+  ], ctx));
   assert.equal(state.phase, "fleet-wait");
-  assert.deepEqual(commands, [{ type: "AcquireFleetSlot", waitId: 2, version: B }]);
+  assert.deepEqual(commands, [
+    { type: "CheckSupervisor" },
+    { type: "AcquireFleetSlot", waitId: 2, version: B },
+  ]);
   // Slot again: the pre command already ran for this version; straight to the restart.
   ({ state, commands } = drive(state, [
     { type: "FleetSlotGranted", waitId: 2, version: B, canary: false },
@@ -585,6 +600,7 @@ Deno.test("transition() restarts uncoordinated when the fleet says so, and repor
     { type: "FleetUncoordinated", waitId: 1, version: B },
     { type: "RestartUnavailable", reason: "refused" }, // nothing held: nothing to release
     { type: "TimerFired", timerId: 2 },
+    { type: "SupervisorChecked", ok: true },
     { type: "FleetUncoordinated", waitId: 2, version: B },
     { type: "RestartDone", report: report() },
   ], fleetCtx());
@@ -593,6 +609,7 @@ Deno.test("transition() restarts uncoordinated when the fleet says so, and repor
     "AcquireFleetSlot",
     "Restart",
     "StartTimer",
+    "CheckSupervisor",
     "AcquireFleetSlot",
     "Restart",
     "CycleDone",

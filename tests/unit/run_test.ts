@@ -188,7 +188,9 @@ Deno.test("run() gives its fleet slot back while supervisord is unreachable; ano
     const host = await startHost(records, config(ARGV), { clock, fleet: fleet.a, supervisor });
     try {
       const pidA = pidOf(supervisor);
-      supervisor.failNext("supervisor.getAllProcessInfo", 1_000_000); // supervisord goes away
+      // supervisord goes away
+      supervisor.failNext("supervisor.getAllProcessInfo", 1_000_000);
+      supervisor.failNext("supervisor.getState", 1_000_000);
       host.watcher.see(B);
       await until(() => logged(records, /Fleet slot granted for version .B./), "a's slot");
       // b queues behind a; a cannot restart, gives its slot back, and b gets it.
@@ -199,12 +201,21 @@ Deno.test("run() gives its fleet slot back while supervisord is unreachable; ano
       assert.deepEqual(decision, { kind: "go", canary: false });
       assert.deepEqual((await fleet.b.status()).slots, ["b"]);
       assert.ok(logged(records, /Released the fleet slot for version .B./));
-      // a retries meanwhile without taking a slot; b finishes; supervisord answers again.
+      // a retries meanwhile without queueing (supervisord does not answer): b holds the only
+      // slot, and a never takes it; b finishes; supervisord answers again.
       await clock.tickAsync(2_000);
       assert.deepEqual((await fleet.b.status()).slots, ["b"]);
+      assert.equal(
+        (await fleet.b.status(B.hash)).hosts.find((h) => h.hostId === "a")?.state,
+        "waiting",
+      );
       await fleet.b.finish(B, OK);
       supervisor.failNext("supervisor.getAllProcessInfo", 0);
-      await until(() => pidOf(supervisor) !== pidA, "a to queue again and restart");
+      supervisor.failNext("supervisor.getState", 0);
+      await until(async () => {
+        await clock.tickAsync(500); // a's next retry
+        return pidOf(supervisor) !== pidA;
+      }, "a to queue again and restart");
       await until(
         () => logged(records, /Version .B. applied: 1 restarted/),
         "a's restart to finish",
