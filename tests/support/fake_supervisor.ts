@@ -1,16 +1,16 @@
 /**
  * An in-memory supervisord behind a real {@link SupervisorClient}: it is a Transport that decodes
  * each XML-RPC call with our codec and answers like supervisord 4.2.5 (same method names, fields
- * and fault codes), so unit tests exercise the whole client path without sockets. Integration
- * tests against the real supervisord keep it honest.
+ * and fault codes), so unit tests exercise the whole client path without sockets. The contract
+ * in tests/support/supervisor_contract.ts runs the same scenarios against it and against a real
+ * supervisord (tests/integration/supervisor_contract_real_test.ts), which keeps it honest.
  *
  * Failures can be injected: `failNext(method, n)` makes the next n calls of a method (or of
  * `system.multicall` containing it) throw SupervisorUnavailableError — after applying the call
  * when `{ applied: true }`, as when an answer is lost on the way back.
  *
  * Times: `start`, `stop` and `now` come from the `clock` passed to the constructor (a FakeClock
- * makes catch-up testable). tests/support/supervisor_contract.ts runs the same scenarios against
- * this fake and a real supervisord.
+ * makes catch-up testable).
  *
  * @module
  */
@@ -58,11 +58,11 @@ class RpcError extends Error {
 
 export class FakeSupervisor implements Transport {
   readonly url = "unix:///fake/supervisor.sock";
+  readonly #clock: Pick<Clock, "now">;
   readonly processes = new Map<string, FakeProcess>();
   readonly calls: string[] = [];
   #nextPid = 1000;
   #failures = new Map<string, { count: number; applied: boolean }>();
-  readonly #clock: Pick<Clock, "now">;
 
   /** @param options.clock Where `start`, `stop` and `now` come from. @default {Date.now} */
   constructor(options: { clock?: Pick<Clock, "now"> } = {}) {
@@ -91,20 +91,6 @@ export class FakeSupervisor implements Transport {
     return this;
   }
 
-  /**
-   * Makes `namespec`'s command one that does not exist: startProcess answers NO_FILE, and a
-   * FATAL or BACKOFF process shows supervisord's spawnerr (it never ran, so `stop` is 0).
-   */
-  missingCommand(namespec: string, command: string): this {
-    const process = this.#get(namespec);
-    process.notFound = `can't find command '${command}'`;
-    if (process.state === "FATAL" || process.state === "BACKOFF") {
-      process.spawnerr = process.notFound;
-      process.stop = 0;
-    }
-    return this;
-  }
-
   /** What a start of `namespec` goes through from now on, e.g. ["STARTING", "BACKOFF", "FATAL"]. */
   onStart(namespec: string, path: ProcessStateName[]): this {
     this.#get(namespec).startPath = path;
@@ -118,6 +104,20 @@ export class FakeSupervisor implements Transport {
 
   client(): SupervisorClient {
     return new SupervisorClient(this);
+  }
+
+  /**
+   * Makes `namespec`'s command one that does not exist: startProcess answers NO_FILE, and a
+   * FATAL or BACKOFF process shows supervisord's spawnerr (it never ran, so `stop` is 0).
+   */
+  missingCommand(namespec: string, command: string): this {
+    const process = this.#get(namespec);
+    process.notFound = `can't find command '${command}'`;
+    if (process.state === "FATAL" || process.state === "BACKOFF") {
+      process.spawnerr = process.notFound;
+      process.stop = 0;
+    }
+    return this;
   }
 
   post(body: string): Promise<string> {
