@@ -68,7 +68,9 @@ Deno.test("restartPrograms() waits through BACKOFF and reports FATAL with the st
   assert.deepEqual(result.restarted.sort(), ["g:flaky", "g:ok"]);
   assert.deepEqual(result.failed, [{
     namespec: "g:broken",
-    reason: "FATAL after start; see that program's stderr log",
+    // supervisord's spawnerr for a start that died before its startsecs.
+    reason:
+      "FATAL after start: Exited too quickly (process log may have details); see that program's stderr log",
   }]);
 });
 
