@@ -187,17 +187,6 @@ export class FakeSupervisor implements Transport {
             return { faultCode: error.code, faultString: error.message };
           }
         });
-      case "supervisor.stopProcessGroup": {
-        const members = this.#members(params[0] as string);
-        if (members.length === 0) throw new RpcError(Fault.BAD_NAME, `BAD_NAME: ${params[0]}`);
-        return members.filter((p) => ["RUNNING", "STARTING", "BACKOFF"].includes(p.state)).map(
-          (p) => {
-            p.state = params[1] === true ? "STOPPED" : "STOPPING";
-            if (p.state === "STOPPED") p.pid = 0;
-            return { name: p.name, group: p.group, status: Fault.SUCCESS, description: "OK" };
-          },
-        );
-      }
       case "supervisor.removeProcessGroup": {
         const members = this.#members(params[0] as string);
         if (members.length === 0) throw new RpcError(Fault.BAD_NAME, `BAD_NAME: ${params[0]}`);
