@@ -16,6 +16,7 @@ import {
   emptyStatus,
   failureReason,
   finishedState,
+  LOST_SLOT_DETAIL,
   lostCanaryReason,
   STAND_BY_DETAIL,
 } from "./_validate.ts";
@@ -143,24 +144,28 @@ export class MemoryEngine {
     return wait();
   }
 
-  renew(o: CheckedOptions, version: FleetVersion, canary: boolean): void {
+  /**
+   * Extends the holder's lease ("renewed"); "gone" when it finished or moved on; "lost" when its
+   * lease expired: the slot is never taken back. (Memory never loses its data, so the Redis
+   * engine's "recreated" has no twin here.)
+   */
+  renew(o: CheckedOptions, version: FleetVersion): "renewed" | "gone" | "lost" {
     const g = this.#g;
     const host = o.hostId;
-    let rec = g.versions.get(version.hash)?.hosts.get(host);
-    if (rec && FINAL.has(rec.state) && rec.outcome !== "lost") return;
     const current = g.hostver.get(host);
-    if (current !== undefined && current !== version.hash) return;
-    const v = this.#ensureVersion(version, false);
-    g.slots.set(host, this.#now + o.leaseMs);
-    g.hostver.set(host, version.hash);
-    g.queue.delete(host);
-    g.waiters.delete(host);
-    if (rec === undefined) {
-      rec = this.#newRecord(canary ? "canary" : "regular");
-      Object.assign(rec, { state: "restarting", detail: "lease re-created" });
-      if (canary) v.canaries.add(host);
+    if (current === version.hash && g.slots.has(host)) {
+      g.slots.set(host, this.#now + o.leaseMs);
+      return "renewed";
+    }
+    const v = g.versions.get(version.hash);
+    const rec = v?.hosts.get(host);
+    if (rec && FINAL.has(rec.state) && rec.outcome !== "lost") return "gone";
+    if (current !== undefined && current !== version.hash) return "gone";
+    if (v !== undefined && rec !== undefined && !FINAL.has(rec.state)) {
+      rec.detail = LOST_SLOT_DETAIL;
       this.#put(v, host, rec);
     }
+    return "lost";
   }
 
   finish(host: string, version: FleetVersion, outcome: HostOutcome, canary: boolean): void {

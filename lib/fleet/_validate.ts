@@ -1,9 +1,11 @@
 /**
- * Checks shared by the fleet engines: options and versions, with RangeError messages that name
- * the bad value. Pure.
+ * Checks and texts shared by the fleet engines: options and versions, with RangeError messages
+ * that name the bad value; record details and the lost-slot error. No I/O but logging.
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
+import { quoteVersion } from "../log.ts";
 import type {
   FleetOptions,
   FleetVersion,
@@ -100,6 +102,26 @@ export function lostCanaryReason(hostId: string, what: string): string {
 
 /** Record detail of a host that gave its slot back (`Fleet.release`); `scripts.ts` has a copy. */
 export const STAND_BY_DETAIL = "gave its slot back; queues again when it can restart";
+
+/**
+ * Record detail of a host whose lease expired while it restarted (cut off from the engine longer
+ * than the lease): the slot may be another host's now. Plain text: `scripts.ts` embeds it in Lua.
+ */
+export const LOST_SLOT_DETAIL =
+  "lost its slot: the lease expired while it was restarting; another host may have restarted meanwhile";
+
+/** The detail a host reports in `finish` after it lost its slot for the version. */
+export function lostSlotDetail(detail: string): string {
+  return detail === "" ? LOST_SLOT_DETAIL : `${detail}; ${LOST_SLOT_DETAIL}`;
+}
+
+/** The error a host logs when renewal finds its lease gone; it stops renewing. */
+export function logLostSlot(version: FleetVersion): void {
+  getLogger(["releasemon", "fleet"]).error(
+    "Lost the fleet slot for version {version}: its lease expired before a renewal reached the fleet; another host may be restarting now",
+    { version: quoteVersion(version.label) },
+  );
+}
 
 /** An empty status for a group without any version yet. */
 export function emptyStatus(group: string, slots: string[]): RolloutStatus {

@@ -26,7 +26,13 @@ import {
   type SlotDecision,
 } from "./fleet.ts";
 import { MemoryEngine, type MemoryGroup, newGroup } from "./_memory_engine.ts";
-import { type CheckedOptions, checkOptions, checkVersion } from "./_validate.ts";
+import {
+  type CheckedOptions,
+  checkOptions,
+  checkVersion,
+  logLostSlot,
+  lostSlotDetail,
+} from "./_validate.ts";
 
 const _GROUPS: unique symbol = Symbol("groups");
 
@@ -61,6 +67,8 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
   readonly #group: MemoryGroup;
   #held: { version: FleetVersion; canary: boolean } | null = null;
   readonly #canaryOf = new Map<string, boolean>();
+  /** Versions whose slot this host lost (its lease expired) before it finished. */
+  readonly #lost = new Set<string>();
   #renewTimer: TimerHandle | null = null;
   /** Heartbeat of a host standing by after `release`, until it asks again or leaves. */
   #standByTimer: TimerHandle | null = null;
@@ -105,10 +113,11 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     await Promise.resolve();
     if (this.#held?.version.hash === version.hash) this.#unhold();
     this.#stopStandingBy();
+    const lost = this.#lost.delete(version.hash);
     this.#engine().finish(
       this.#o.hostId,
       version,
-      outcome,
+      lost ? { ...outcome, detail: lostSlotDetail(outcome.detail) } : outcome,
       this.#canaryOf.get(version.hash) ?? false,
     );
   }
@@ -193,8 +202,16 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     this.#renewTimer = this.#clock.setTimer(() => {
       const held = this.#held;
       if (held === null || this.#closed) return;
-      this.#engine().renew(this.#o, held.version, held.canary);
-      this.#scheduleRenewal();
+      const result = this.#engine().renew(this.#o, held.version);
+      if (result === "renewed") {
+        this.#scheduleRenewal();
+        return;
+      }
+      this.#unhold();
+      if (result === "lost") {
+        this.#lost.add(held.version.hash);
+        logLostSlot(held.version);
+      }
     }, this.#o.leaseMs / 3);
   }
 

@@ -17,11 +17,15 @@
  * - A held slot is renewed every `leaseMs / 3` in the background until {@linkcode finish} (which
  *   stops renewing even when it fails, so a host that cannot report never blocks the fleet longer
  *   than one lease).
+ * - Never more than `maxParallel` holders: a renewal only extends a lease that still exists. When
+ *   the host was cut off longer than its lease, the lease expired and the slot may be another
+ *   host's: the renewal fails, the host logs an error that it lost its slot, stops renewing, and
+ *   its `finish` detail says so.
  * - Redis unreachable: every call rejects with FleetUnavailableError within the connect or command
  *   deadline; nothing retries here. Redis restarted with its data lost: the next call of each
- *   host re-registers it, a renewal re-creates the holder's lease and record, and the first host
- *   that notices the loss holds all grants for `leaseMs / 2` so that holders get their leases
- *   back before anyone else takes a slot.
+ *   host re-registers it, a renewal re-creates the holder's lease and record while a slot is free,
+ *   and the first host that notices the loss holds all grants for `leaseMs / 2` so that holders
+ *   get their leases back before anyone else takes a slot.
  * - Exactly once: `finish` is idempotent. `acquire` for a version this host already finished
  *   registers it again and answers `go` again once a slot is free: the program must not ask
  *   twice for a version it applied (it remembers what it applied locally).
@@ -49,6 +53,8 @@ import {
   checkVersion,
   DEFAULT_RETENTION_MS,
   emptyStatus,
+  logLostSlot,
+  lostSlotDetail,
 } from "./_validate.ts";
 
 const log = getLogger(["releasemon", "fleet"]);
@@ -93,6 +99,8 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   #held: Held | null = null;
   /** Canary flag of versions this host held, so a retried finish still reports it. */
   readonly #canaryOf = new Map<string, boolean>();
+  /** Versions whose slot this host lost (its lease expired) before it finished. */
+  readonly #lost = new Set<string>();
   /** Registered in the queue (or holding) since the last finish/release. */
   #registered = false;
   #renewTimer: TimerHandle | null = null;
@@ -208,6 +216,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     if (this.#held?.version.hash === version.hash) await this.#unhold();
     this.#stopStandingBy();
     const canary = this.#canaryOf.get(version.hash) ?? false;
+    const lost = this.#lost.has(version.hash);
     await this.#conn.eval(SCRIPTS.finish, this.#keys, [
       this.#prefix,
       this.#options.hostId,
@@ -215,7 +224,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
       version.label,
       outcome.outcome,
       outcome.ok ? "1" : "0",
-      outcome.detail,
+      lost ? lostSlotDetail(outcome.detail) : outcome.detail,
       canary ? "1" : "0",
       String(this.#retentionMs),
     ]);
@@ -333,8 +342,9 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   async #renew(): Promise<void> {
     const held = this.#held;
     if (held === null || this.#closed) return;
+    let result: unknown;
     try {
-      await this.#conn.eval(SCRIPTS.renew, this.#keys, [
+      result = await this.#conn.eval(SCRIPTS.renew, this.#keys, [
         this.#prefix,
         this.#options.hostId,
         held.version.hash,
@@ -342,12 +352,23 @@ export class RedisFleet implements Fleet, AsyncDisposable {
         String(this.#options.leaseMs),
         held.canary ? "1" : "0",
         String(this.#retentionMs),
+        String(this.#options.maxParallel),
+        this.#epoch,
       ]);
     } catch (error) {
       log.warning("Cannot renew the fleet slot for version {version}: {error}", {
         version: held.version.label,
         error: String(error),
       });
+      return;
+    }
+    if (result === "renewed" || result === "recreated" || this.#held !== held) return;
+    // Finished or moved on meanwhile ("gone"), or the lease expired ("lost"): stop renewing.
+    this.#stopRenewing();
+    this.#held = null;
+    if (result === "lost") {
+      this.#lost.add(held.version.hash);
+      logLostSlot(held.version);
     }
   }
 

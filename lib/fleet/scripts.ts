@@ -26,6 +26,8 @@
  * @module
  */
 
+import { LOST_SLOT_DETAIL } from "./_validate.ts";
+
 /** Helpers shared by every script (prepended to each). */
 const PRELUDE = `
 local P = ARGV[1]
@@ -245,31 +247,44 @@ return wait('slot')
 `;
 
 /**
- * renew: ARGV = prefix, host, hash, label, leaseMs, canary ("1"|"0"), retentionMs. Extends the
- * lease, or re-creates it (and the host's record) when Redis lost its data. Returns 1, or 0 when
- * the host already finished the version or moved on (nothing is resurrected).
+ * renew: ARGV = prefix, host, hash, label, leaseMs, canary ("1"|"0"), retentionMs, maxParallel,
+ * knownEpoch. Returns "renewed" when the host still held its slot; "recreated" when Redis lost
+ * its data (a new epoch, no record) and a slot was free, so the lease and the record are made
+ * again; "gone" when the host already finished the version or moved on; "lost" when its lease
+ * expired (or no slot is free after a data loss): the slot may be someone else's now, so it is
+ * never taken back and the count of holders never exceeds maxParallel.
  */
 const RENEW = `
 local host, hash, label = ARGV[2], ARGV[3], ARGV[4]
 local lease_ms, retention_ms = tonumber(ARGV[5]), tonumber(ARGV[7])
+local max_parallel, known_epoch = tonumber(ARGV[8]), ARGV[9]
 cleanup()
-ensure_epoch()
-local rec = get_record(hash, host)
-if rec and FINAL[rec.state] and rec.outcome ~= 'lost' then return 0 end
+local epoch = ensure_epoch()
 local current = redis.call('HGET', HOSTVER, host)
-if current and current ~= hash then return 0 end
-ensure_version(hash, label, retention_ms, false)
-redis.call('ZADD', SLOTS, NOW + lease_ms, host)
-redis.call('HSET', HOSTVER, host, hash)
-redis.call('ZREM', QUEUE, host)
-redis.call('ZREM', WAITERS, host)
-if not rec then
+if current == hash and redis.call('ZSCORE', SLOTS, host) then
+  redis.call('ZADD', SLOTS, NOW + lease_ms, host)
+  return 'renewed'
+end
+local rec = get_record(hash, host)
+if rec and FINAL[rec.state] and rec.outcome ~= 'lost' then return 'gone' end
+if current and current ~= hash then return 'gone' end
+if not rec and known_epoch ~= epoch and redis.call('ZCARD', SLOTS) < max_parallel then
+  ensure_version(hash, label, retention_ms, false)
+  redis.call('ZADD', SLOTS, NOW + lease_ms, host)
+  redis.call('HSET', HOSTVER, host, hash)
+  redis.call('ZREM', QUEUE, host)
+  redis.call('ZREM', WAITERS, host)
   rec = new_record(ARGV[6] == '1' and 'canary' or 'regular')
   rec.state, rec.detail = 'restarting', 'lease re-created after Redis lost the rollout record'
   if rec.role == 'canary' then redis.call('SADD', vkey(hash, ':canaries'), host) end
   put_record(hash, host, rec)
+  return 'recreated'
 end
-return 1
+if rec and not FINAL[rec.state] then
+  rec.detail = '${LOST_SLOT_DETAIL}'
+  put_record(hash, host, rec)
+end
+return 'lost'
 `;
 
 /**

@@ -4,9 +4,12 @@
  * authentication and unreachable servers. Leases are short (1.5 s) so expiry shows in real time.
  */
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { FleetUnavailableError, type FleetVersion } from "../../lib/fleet/fleet.ts";
 import { RedisFleet, type RedisFleetOptions } from "../../lib/fleet/redis_fleet.ts";
-import { freePort, type RedisServer, startRedis } from "../support/redis.ts";
+import { parseFleetUrl } from "../../lib/fleet/fleet_url.ts";
+import { RedisConnection } from "../../lib/fleet/redis_connection.ts";
+import { freePort, PausableProxy, type RedisServer, startRedis } from "../support/redis.ts";
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };
 const V2: FleetVersion = { hash: "bbb222", label: "v2" };
@@ -47,6 +50,25 @@ async function registered(fleet: RedisFleet, hostId: string): Promise<void> {
     assert.ok(Date.now() < deadline, `${hostId} did not register`);
     await sleep(5);
   }
+}
+
+/** Collects the fleet's log records until `reset()`. */
+async function captureFleetLog(): Promise<LogRecord[]> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { test: (record) => records.push(record) },
+    loggers: [
+      { category: ["releasemon", "fleet"], sinks: ["test"], lowestLevel: "info" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+  });
+  return records;
+}
+
+/** The rendered message of a record (values are interpolated bare). */
+function text(record: LogRecord): string {
+  return record.message.map(String).join("");
 }
 
 const never = () => new AbortController().signal;
@@ -156,6 +178,79 @@ Deno.test("RedisFleet.release() frees the slot without an outcome; acquire() que
   assert.deepEqual((await h1.status()).hosts.map((h) => h.state), ["done", "done"]);
   await h2.close();
   await assert.rejects(h2.release(V1), FleetUnavailableError);
+});
+
+Deno.test("RedisFleet: a holder cut off from Redis past its lease loses its slot; never 2 holders at max 1", async () => {
+  await using redis = await startRedis();
+  await using proxy = new PausableProxy(redis.port);
+  const records = await captureFleetLog();
+  try {
+    await using h1 = new RedisFleet(proxy.url, null, {
+      group: "web",
+      hostId: "h1",
+      maxParallel: 1,
+      canary: 0,
+      leaseMs: LEASE_MS,
+      pollMs: 50,
+      connectTimeoutMs: 500,
+      commandTimeoutMs: 500,
+    });
+    await using h2 = fleet(redis, "h2");
+    // Samples the raw slot set (no clean-up of expired leases) until stopped.
+    const sampler = new RedisConnection(parseFleetUrl(redis.url), null);
+    const sampleScript = { name: "sample", source: "return redis.call('ZRANGE', KEYS[1], 0, -1)" };
+    const samples: string[][] = [];
+    let sampling = true;
+    const sampled = (async () => {
+      while (sampling) {
+        samples.push(
+          (await sampler.eval(sampleScript, ["releasemon:{web}:slots"], [])) as string[],
+        );
+        await sleep(10);
+      }
+    })();
+    const maxHolders = () => Math.max(0, ...samples.map((s) => s.length));
+    const lostLine = () =>
+      records.find((r) => r.level === "error" && text(r).startsWith("Lost the fleet slot"));
+    try {
+      assert.deepEqual(await h1.acquire(V1, never()), { kind: "go", canary: false });
+      const waiting = h2.acquire(V1, never());
+      await registered(h2, "h2");
+      proxy.pause(); // h1's connection freezes, longer than its lease
+      assert.deepEqual(await settledWithin(waiting, 4 * LEASE_MS), { kind: "go", canary: false });
+      proxy.resume(); // what h1 sent meanwhile lands now, and it renews again
+      const deadline = Date.now() + 10_000;
+      while (lostLine() === undefined && maxHolders() <= 1 && Date.now() < deadline) {
+        await sleep(20);
+      }
+      await sleep(LEASE_MS); // more renewal periods: h1 must not come back
+      assert.ok(maxHolders() <= 1, `Redis showed ${maxHolders()} holders at --fleet-max 1`);
+      assert.equal(
+        lostLine() && text(lostLine()!),
+        'Lost the fleet slot for version "v1": its lease expired before a renewal reached the fleet; another host may be restarting now',
+      );
+      assert.deepEqual(samples.at(-1), ["h2"]);
+      await h1.finish(V1, { outcome: "success", ok: true, detail: "" });
+      const status = await h2.status();
+      assert.deepEqual(status.slots, ["h2"]);
+      assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.detail]), [
+        [
+          "h1",
+          "done",
+          "lost its slot: the lease expired while it was restarting; another host may have restarted meanwhile",
+        ],
+        ["h2", "restarting", ""],
+      ]);
+      await h2.finish(V1, OK);
+    } finally {
+      sampling = false;
+      await sampled;
+      await sampler.close();
+    }
+    assert.ok(samples.some((s) => s.includes("h2")), "the slot set was sampled while h2 held it");
+  } finally {
+    await reset();
+  }
 });
 
 Deno.test("RedisFleet with canary 1 lets nobody go before the canary's success", async () => {
