@@ -5,13 +5,15 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { formatDuration } from "../delay.ts";
 import { quoteVersion } from "../log.ts";
-import type {
-  FleetOptions,
-  FleetVersion,
-  HostOutcome,
-  HostRecord,
-  RolloutStatus,
+import {
+  FleetIdentityError,
+  type FleetOptions,
+  type FleetVersion,
+  type HostOutcome,
+  type HostRecord,
+  type RolloutStatus,
 } from "./fleet.ts";
 
 /** Default lease TTL of a slot (`FleetOptions.leaseMs`). */
@@ -36,6 +38,8 @@ export interface CheckedOptions {
   pollMs: number;
   /** A waiting host's heartbeat TTL: long enough for several polls, short next to a lease. */
   waiterTtlMs: number;
+  /** Who this process is, for a second process with the same host id. */
+  instance: string;
 }
 
 /** Validates {@linkcode FleetOptions} plus the poll interval; fills in defaults. */
@@ -69,7 +73,8 @@ export function checkOptions(
     "waiterTtlMs",
     options.waiterTtlMs ?? Math.max(Math.round(leaseMs / 3), 5 * pollMs),
   );
-  return { group, hostId, maxParallel, canary, leaseMs, pollMs, waiterTtlMs };
+  const instance = options.instance ?? "";
+  return { group, hostId, maxParallel, canary, leaseMs, pollMs, waiterTtlMs, instance };
 }
 
 /** Validates a version before it becomes part of key names. */
@@ -120,6 +125,23 @@ export function logLostSlot(version: FleetVersion): void {
   getLogger(["releasemon", "fleet"]).error(
     "Lost the fleet slot for version {version}: its lease expired before a renewal reached the fleet; another host may be restarting now",
     { version: quoteVersion(version.label) },
+  );
+}
+
+/** The refusal when another live process holds this host's id; `pttlMs` is its claim's TTL. */
+export function identityConflict(
+  o: CheckedOptions,
+  otherInstance: string,
+  pttlMs: number,
+): FleetIdentityError {
+  const who = otherInstance === "" ? "another process" : otherInstance;
+  const expiry = pttlMs > 0
+    ? `; if that process is gone, the id is free within ${formatDuration(pttlMs)}`
+    : "";
+  return new FleetIdentityError(
+    `Cannot join fleet ${JSON.stringify(o.group)} as ${
+      JSON.stringify(o.hostId)
+    }: another releasemon process already uses that id (${who}${expiry}); give each host a unique --fleet-id`,
   );
 }
 

@@ -36,6 +36,7 @@ import { getLogger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import {
   type Fleet,
+  FleetIdentityError,
   type FleetOptions,
   FleetUnavailableError,
   type FleetVersion,
@@ -53,6 +54,7 @@ import {
   checkVersion,
   DEFAULT_RETENTION_MS,
   emptyStatus,
+  identityConflict,
   logLostSlot,
   lostSlotDetail,
 } from "./_validate.ts";
@@ -107,6 +109,12 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   #renewing: Promise<void> | null = null;
   /** Heartbeat of a host standing by after `release`, until it asks again or leaves. */
   #standByTimer: TimerHandle | null = null;
+  /** This process's claim on its host id: a random token, refreshed every third of a lease. */
+  readonly #token = crypto.randomUUID();
+  #claimedAt = -Infinity;
+  #claimTimer: TimerHandle | null = null;
+  /** Set once another process was found holding our host id; every later acquire rejects. */
+  #conflict: FleetIdentityError | null = null;
   #wakeCount = 0;
   readonly #wakers = new Set<() => void>();
   #subscribing: Promise<void> | null = null;
@@ -152,12 +160,24 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     await this.#conn.connect();
   }
 
+  /**
+   * Claims this host id for this process (refreshed in the background until close). Rejects
+   * with FleetIdentityError when another live releasemon process holds it, and with
+   * FleetUnavailableError when Redis cannot be reached (the first acquire claims it then).
+   */
+  async join(): Promise<void> {
+    this.#checkOpen();
+    await this.#claim();
+  }
+
   async acquire(version: FleetVersion, signal: AbortSignal): Promise<SlotDecision> {
     checkVersion(version);
     signal.throwIfAborted();
     this.#checkOpen();
     this.#ensureSubscribed();
     this.#stopStandingBy();
+    const stale = this.#clock.now() - this.#claimedAt >= this.#options.leaseMs / 3;
+    if (stale || this.#conflict !== null) await this.#claim();
     const o = this.#options;
     for (;;) {
       const seen = this.#wakeCount;
@@ -206,6 +226,10 @@ export class RedisFleet implements Fleet, AsyncDisposable {
         throw error;
       }
       this.#checkOpen();
+      if (this.#conflict !== null) {
+        this.#leaveAfter(Promise.resolve(), "its host id is in use by another process");
+        throw this.#conflict;
+      }
       this.#ensureSubscribed();
     }
   }
@@ -262,6 +286,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     const registered = this.#registered || this.#held !== null || this.#tasks.size > 0;
+    const claimed = this.#claimedAt > -Infinity && this.#conflict === null;
     await this.#stop();
     // Last word from this host, after any in-flight acquire has landed.
     if (registered) {
@@ -270,6 +295,16 @@ export class RedisFleet implements Fleet, AsyncDisposable {
       } catch (error) {
         log.warning("Cannot leave the fleet queue: {error}", { error: String(error) });
       }
+    }
+    if (claimed) {
+      // Frees the id at once, so that a restarted releasemon need not wait for the claim's TTL.
+      await this.#conn.eval(SCRIPTS.unclaim, this.#keys, [
+        this.#prefix,
+        this.#options.hostId,
+        this.#token,
+      ]).catch((error) => {
+        log.debug("Cannot drop the host id's claim: {error}", { error: String(error) });
+      });
     }
     await this.#sub.close();
     await this.#conn.close();
@@ -295,6 +330,8 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   async #stop(): Promise<void> {
     this.#closed = true;
     for (const wake of this.#wakers) wake();
+    this.#claimTimer?.cancel();
+    this.#claimTimer = null;
     this.#stopStandingBy();
     this.#stopRenewing();
     await this.#renewing;
@@ -370,6 +407,50 @@ export class RedisFleet implements Fleet, AsyncDisposable {
       this.#lost.add(held.version.hash);
       logLostSlot(held.version);
     }
+  }
+
+  /** Claims or refreshes the host id and keeps refreshing it; throws on a conflict. */
+  async #claim(): Promise<void> {
+    this.#keepClaim();
+    const o = this.#options;
+    const reply = _strings(
+      await this.#conn.eval(SCRIPTS.claim, this.#keys, [
+        this.#prefix,
+        o.hostId,
+        this.#token,
+        o.instance,
+        String(o.leaseMs),
+      ]),
+      "claim",
+    );
+    if (reply[0] === "taken") {
+      this.#conflict = identityConflict(o, reply[1] ?? "", Number(reply[2] ?? 0));
+      throw this.#conflict;
+    }
+    this.#conflict = null;
+    this.#claimedAt = this.#clock.now();
+  }
+
+  /**
+   * Refreshes the claim every third of a lease (a miss is retried at the next tick). A conflict
+   * found here (this process's claim lapsed and another took the id) is logged once; acquire
+   * rejects until the id is ours again.
+   */
+  #keepClaim(): void {
+    if (this.#claimTimer !== null || this.#closed) return;
+    this.#claimTimer = this.#clock.setTimer(() => {
+      this.#claimTimer = null;
+      const before = this.#conflict;
+      this.#background(
+        this.#claim().catch((error) => {
+          if (error instanceof FleetIdentityError) {
+            if (before === null) log.error("{error}", { error: error.message });
+          } else {
+            log.debug("Cannot refresh the host id's claim: {error}", { error: String(error) });
+          }
+        }),
+      );
+    }, this.#options.leaseMs / 3);
   }
 
   /** Gives the slot back and heartbeats as a waiter; false when no longer registered. */

@@ -18,6 +18,7 @@
  * | `v:<hash>` | hash | hash, label, createdAt, haltReason, haltBy, haltAt |
  * | `v:<hash>:hosts` | hash | host → JSON {state, outcome, detail, at, ticket, role} |
  * | `v:<hash>:canaries` | set | the version's canary hosts (the first N to arrive) |
+ * | `id:<host>` | string | the live process using that host id: random token, newline, who (TTL: a lease) |
  *
  * Each script takes the prefix as `ARGV[1]` and builds its keys from it; `KEYS[1]` is the group's
  * `slots` key, declared so a proxy routes the call to the right server. Memory twin:
@@ -359,6 +360,33 @@ end
 return 1
 `;
 
+/**
+ * claim: ARGV = prefix, host, token, instance, ttlMs. Claims the host id for this process (key
+ * `id:<host>` = token, newline, instance; TTL ttlMs), or refreshes its own claim. Returns {"ok"},
+ * or {"taken", instance, pttl} when another process's live claim holds the id.
+ */
+const CLAIM = `
+local key = P .. 'id:' .. ARGV[2]
+local held = redis.call('GET', key)
+if held then
+  local sep = string.find(held, '\\n', 1, true)
+  local token = sep and string.sub(held, 1, sep - 1) or held
+  if token ~= ARGV[3] then
+    return { 'taken', sep and string.sub(held, sep + 1) or '', tostring(redis.call('PTTL', key)) }
+  end
+end
+redis.call('SET', key, ARGV[3] .. '\\n' .. ARGV[4], 'PX', ARGV[5])
+return { 'ok' }
+`;
+
+/** unclaim: ARGV = prefix, host, token. Drops the host id's claim if this process holds it. */
+const UNCLAIM = `
+local key = P .. 'id:' .. ARGV[2]
+local held = redis.call('GET', key)
+if held and string.sub(held, 1, #ARGV[3] + 1) == ARGV[3] .. '\\n' then redis.call('DEL', key) end
+return 1
+`;
+
 /** resume: ARGV = prefix, hash ("" = latest). Returns 1 when a halt was cleared. */
 const RESUME = `
 local hash = ARGV[2]
@@ -400,6 +428,8 @@ export const SCRIPTS = {
   finish: _script("finish", FINISH),
   release: _script("release", RELEASE),
   standBy: _script("stand_by", STAND_BY),
+  claim: _script("claim", CLAIM),
+  unclaim: _script("unclaim", UNCLAIM),
   resume: _script("resume", RESUME),
   status: _script("status", STATUS),
 } as const;

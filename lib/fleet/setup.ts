@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { FleetCoordinator } from "./coordinator.ts";
+import { FleetIdentityError } from "./fleet.ts";
 import { RedisFleet } from "./redis_fleet.ts";
 import { formatStatusJson, formatStatusText } from "./status_format.ts";
 
@@ -21,18 +22,28 @@ export function createFleet(config: Config): RedisFleet {
     maxParallel: fleet.maxParallel,
     canary: fleet.canary,
     leaseMs: fleet.leaseMs,
+    instance: `pid ${Deno.pid} on ${JSON.stringify(Deno.hostname())}`,
   });
 }
 
-/** The fleet for a running releasemon: connected at start-up when possible (never fatal). */
+/**
+ * The fleet for a running releasemon: connected at start-up when possible (an unreachable
+ * server is not fatal). Throws FleetIdentityError when another live releasemon process already
+ * uses this host's `--fleet-id` in the group.
+ */
 export async function startFleet(
   config: Config,
 ): Promise<{ coordinator: FleetCoordinator; close(): Promise<void> }> {
   const fleet = createFleet(config);
   try {
     await fleet.connect();
+    await fleet.join();
     log.info("Connected to the fleet at {url}", { url: fleet.url });
   } catch (error) {
+    if (error instanceof FleetIdentityError) {
+      await fleet.close();
+      throw error;
+    }
     // --fleet-on-error decides what a restart does while Redis is unreachable.
     const refused = (error as { authRefused?: boolean }).authRefused === true;
     log[refused ? "error" : "warning"]("Cannot reach the fleet at start-up: {error}", {

@@ -5,9 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { FleetUnavailableError, type FleetVersion } from "../../lib/fleet/fleet.ts";
+import {
+  FleetIdentityError,
+  FleetUnavailableError,
+  type FleetVersion,
+} from "../../lib/fleet/fleet.ts";
 import { RedisFleet, type RedisFleetOptions } from "../../lib/fleet/redis_fleet.ts";
+import { type Config, parseConfig } from "../../lib/config.ts";
 import { parseFleetUrl } from "../../lib/fleet/fleet_url.ts";
+import { startFleet } from "../../lib/fleet/setup.ts";
 import { RedisConnection } from "../../lib/fleet/redis_connection.ts";
 import { freePort, PausableProxy, type RedisServer, startRedis } from "../support/redis.ts";
 
@@ -253,6 +259,95 @@ Deno.test("RedisFleet: a holder cut off from Redis past its lease loses its slot
   }
 });
 
+Deno.test("RedisFleet.join() refuses a second live process with the same id until the first is gone", async () => {
+  await using redis = await startRedis();
+  const refusal = (instance: string) =>
+    new RegExp(
+      `^Cannot join fleet "web" as "h1": another releasemon process already uses that id \\(${instance}; if that process is gone, the id is free within [\\d.]+ (ms|seconds?)\\); give each host a unique --fleet-id$`,
+    );
+  await using first = fleet(redis, "h1", { instance: 'pid 101 on "web-a"' });
+  await first.join();
+  await sleep(2 * LEASE_MS); // the claim outlives its TTL while its process lives
+  await using second = fleet(redis, "h1", { instance: 'pid 202 on "web-b"' });
+  const error = await second.join().then(() => null, (e: unknown) => e);
+  assert.ok(error instanceof FleetIdentityError, String(error));
+  assert.match(error.message, refusal('pid 101 on "web-a"'));
+  await assert.rejects(second.acquire(V1, never()), FleetIdentityError);
+  // Other ids, and the same id in another group, are fine.
+  await using other = fleet(redis, "h2");
+  await other.join();
+  await using elsewhere = fleet(redis, "h1", { group: "api" });
+  await elsewhere.join();
+  // A clean shutdown frees the id at once.
+  await first.close();
+  await using third = fleet(redis, "h1", { instance: 'pid 303 on "web-a"' });
+  await third.join();
+  assert.deepEqual(await third.acquire(V1, never()), { kind: "go", canary: false });
+  // A crash leaves the claim behind for at most one lease.
+  await third.abandon();
+  await using fourth = fleet(redis, "h1", { instance: 'pid 404 on "web-a"' });
+  await assert.rejects(fourth.join(), {
+    name: "FleetIdentityError",
+    message: refusal('pid 303 on "web-a"'),
+  });
+  const deadline = Date.now() + 4 * LEASE_MS;
+  for (;;) {
+    const joined = await fourth.join().then(() => true, (e: unknown) => {
+      if (!(e instanceof FleetIdentityError)) throw e;
+      return false;
+    });
+    if (joined) break;
+    assert.ok(Date.now() < deadline, "the crashed process's claim never expired");
+    await sleep(50);
+  }
+});
+
+Deno.test("startFleet() refuses to start a second releasemon with the same --fleet-id", async () => {
+  await using redis = await startRedis();
+  const config = (id: string) => {
+    const result = parseConfig(
+      ["/srv/app/VERSION", "-a", "--fleet", redis.url, "--fleet-name", "web", "--fleet-id", id],
+      { SUPERVISOR_SERVER_URL: "unix:///tmp/rm-none.sock" },
+      { color: false },
+    );
+    assert.equal(result.kind, "run");
+    return (result as { config: Config }).config;
+  };
+  const first = await startFleet(config("web-1"));
+  try {
+    const error = await startFleet(config("web-1")).then(
+      async (fleet) => {
+        await fleet.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof FleetIdentityError, String(error));
+    assert.match(
+      error.message,
+      new RegExp(
+        `^Cannot join fleet "web" as "web-1": another releasemon process already uses that id \\(pid ${Deno.pid} on ".+"; if that process is gone, the id is free within [\\d.]+ seconds\\); give each host a unique --fleet-id$`,
+      ),
+    );
+    const other = await startFleet(config("web-2"));
+    await other.close();
+  } finally {
+    await first.close();
+  }
+  const again = await startFleet(config("web-1"));
+  await again.close();
+});
+
+Deno.test("RedisFleet.acquire() claims the id when join() was not possible at start-up", async () => {
+  await using redis = await startRedis();
+  await using first = fleet(redis, "h1");
+  assert.deepEqual(await first.acquire(V1, never()), { kind: "go", canary: false });
+  await using second = fleet(redis, "h1");
+  await assert.rejects(second.acquire(V2, never()), { name: "FleetIdentityError" });
+  await first.finish(V1, OK);
+  assert.deepEqual((await first.status()).hosts.map((h) => [h.hostId, h.state]), [["h1", "done"]]);
+});
+
 Deno.test("RedisFleet with canary 1 lets nobody go before the canary's success", async () => {
   await using redis = await startRedis();
   await using hosts = await fleets(redis, 4, { maxParallel: 3, canary: 1 });
@@ -293,8 +388,10 @@ Deno.test("RedisFleet.finish() with a failure halts waiting hosts promptly; resu
     RedisFleet,
   ];
   await failing.acquire(V1, never());
-  const waiting = [a.acquire(V1, never()), b.acquire(V1, never())];
-  await sleep(200);
+  const waiting = [a.acquire(V1, never())];
+  await registered(failing, "h2");
+  waiting.push(b.acquire(V1, never()));
+  await registered(failing, "h3");
   const before = Date.now();
   await failing.finish(V1, { outcome: "partial", ok: false, detail: "web:app: SPAWN_ERROR" });
   const reason = 'host "h1" reported partial: web:app: SPAWN_ERROR';
