@@ -51,6 +51,8 @@ export interface MemoryGroup {
   waiters: Map<string, number>;
   hostver: Map<string, string>;
   versions: Map<string, _Version>;
+  /** host id → the live process using it (`id:<host>` in Redis) */
+  claims: Map<string, { token: string; instance: string; expiry: number }>;
   listeners: Set<() => void>;
 }
 
@@ -66,6 +68,7 @@ export function newGroup(): MemoryGroup {
     waiters: new Map(),
     hostver: new Map(),
     versions: new Map(),
+    claims: new Map(),
     listeners: new Set(),
   };
 }
@@ -232,6 +235,24 @@ export class MemoryEngine {
     }
     rec.detail = what;
     this.#put(v, host, rec);
+  }
+
+  /** Claims (or refreshes) the host id for `token`; the other holder's claim when taken. */
+  claim(
+    o: CheckedOptions,
+    token: string,
+  ): { kind: "ok" } | { kind: "taken"; instance: string; pttlMs: number } {
+    const held = this.#g.claims.get(o.hostId);
+    if (held !== undefined && held.expiry > this.#now && held.token !== token) {
+      return { kind: "taken", instance: held.instance, pttlMs: held.expiry - this.#now };
+    }
+    this.#g.claims.set(o.hostId, { token, instance: o.instance, expiry: this.#now + o.leaseMs });
+    return { kind: "ok" };
+  }
+
+  /** Drops the host id's claim if `token` holds it. */
+  unclaim(hostId: string, token: string): void {
+    if (this.#g.claims.get(hostId)?.token === token) this.#g.claims.delete(hostId);
   }
 
   resume(versionHash?: string): boolean {

@@ -30,6 +30,7 @@ import {
   type CheckedOptions,
   checkOptions,
   checkVersion,
+  identityConflict,
   logLostSlot,
   lostSlotDetail,
 } from "./_validate.ts";
@@ -72,6 +73,10 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
   #renewTimer: TimerHandle | null = null;
   /** Heartbeat of a host standing by after `release`, until it asks again or leaves. */
   #standByTimer: TimerHandle | null = null;
+  /** This instance's claim on its host id (see `RedisFleet.join`). */
+  readonly #token = crypto.randomUUID();
+  #claimTimer: TimerHandle | null = null;
+  #claimed = false;
   readonly #wakers = new Set<() => void>();
   #closed = false;
 
@@ -81,11 +86,22 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     this.#group = _group(state, this.#o.group);
   }
 
+  /**
+   * Claims this host id for this instance until close; rejects with FleetIdentityError while
+   * another live instance holds it (a closed one frees it, an abandoned one after a lease).
+   */
+  async join(): Promise<void> {
+    this.#checkOpen();
+    await Promise.resolve();
+    this.#claim();
+  }
+
   async acquire(version: FleetVersion, signal: AbortSignal): Promise<SlotDecision> {
     checkVersion(version);
     signal.throwIfAborted();
     this.#checkOpen();
     await Promise.resolve();
+    this.#claim();
     this.#stopStandingBy();
     for (;;) {
       const decision = this.#engine().acquire(this.#o, version);
@@ -148,6 +164,7 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     await Promise.resolve();
     this.#unhold();
     this.#engine().quit(this.#o.hostId, "shut down");
+    if (this.#claimed) this.#engine().unclaim(this.#o.hostId, this.#token);
     this.#shutDown();
   }
 
@@ -162,6 +179,8 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
   }
 
   #shutDown(): void {
+    this.#claimTimer?.cancel();
+    this.#claimTimer = null;
     this.#stopStandingBy();
     this.#closed = true;
     for (const wake of this.#wakers) wake();
@@ -181,6 +200,22 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     this.#renewTimer?.cancel();
     this.#renewTimer = null;
     this.#held = null;
+  }
+
+  /** Claims or refreshes the host id (every third of a lease from now on); throws on a conflict. */
+  #claim(): void {
+    const claim = this.#engine().claim(this.#o, this.#token);
+    if (claim.kind === "taken") throw identityConflict(this.#o, claim.instance, claim.pttlMs);
+    this.#claimed = true;
+    this.#claimTimer ??= this.#clock.setTimer(() => {
+      this.#claimTimer = null;
+      if (this.#closed) return;
+      try {
+        this.#claim();
+      } catch {
+        // Taken while this instance's claim had lapsed: the next acquire rejects.
+      }
+    }, this.#o.leaseMs / 3);
   }
 
   /** Gives the slot back and heartbeats every third of the waiter TTL while registered. */

@@ -5,7 +5,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { systemClock } from "../clock.ts";
+import { sleep, systemClock } from "../clock.ts";
+import { formatDuration } from "../delay.ts";
 import type { Config } from "../config.ts";
 import { FleetCoordinator } from "./coordinator.ts";
 import { FleetIdentityError } from "./fleet.ts";
@@ -37,7 +38,7 @@ export async function startFleet(
   const fleet = createFleet(config);
   try {
     await fleet.connect();
-    await fleet.join();
+    await _join(fleet, config.fleet!.leaseMs);
     log.info("Connected to the fleet at {url}", { url: fleet.url });
   } catch (error) {
     if (error instanceof FleetIdentityError) {
@@ -55,6 +56,30 @@ export async function startFleet(
     timeoutMs: config.fleet!.timeoutMs,
   }, systemClock);
   return { coordinator, close: () => fleet.close() };
+}
+
+/**
+ * Claims the host id. A claim held by another process is waited out for one lease: a crashed
+ * releasemon's claim lapses within a lease (so supervisord's restart of it gets in), while a live
+ * one keeps refreshing its claim, and then the FleetIdentityError is thrown.
+ */
+async function _join(fleet: RedisFleet, leaseMs: number): Promise<void> {
+  const deadline = systemClock.now() + leaseMs + Math.ceil(leaseMs / 3);
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await fleet.join();
+    } catch (error) {
+      const leftMs = deadline - systemClock.now();
+      if (!(error instanceof FleetIdentityError) || leftMs <= 0) throw error;
+      if (attempt === 0) {
+        log.warning("{error}; waiting up to {wait} in case that process is gone", {
+          error: error.message,
+          wait: formatDuration(leftMs),
+        });
+      }
+      await sleep(systemClock, Math.min(leftMs, Math.ceil(leaseMs / 6)));
+    }
+  }
 }
 
 /** `--fleet-status` / `--fleet-resume`: one question to the fleet; returns the text to print. */

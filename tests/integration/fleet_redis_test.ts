@@ -306,7 +306,8 @@ Deno.test("startFleet() refuses to start a second releasemon with the same --fle
   await using redis = await startRedis();
   const config = (id: string) => {
     const result = parseConfig(
-      ["/srv/app/VERSION", "-a", "--fleet", redis.url, "--fleet-name", "web", "--fleet-id", id],
+      ["/srv/app/VERSION", "-a", "--fleet", redis.url, "--fleet-name", "web", "--fleet-id", id]
+        .concat("--fleet-lease", "2"),
       { SUPERVISOR_SERVER_URL: "unix:///tmp/rm-none.sock" },
       { color: false },
     );
@@ -326,7 +327,7 @@ Deno.test("startFleet() refuses to start a second releasemon with the same --fle
     assert.match(
       error.message,
       new RegExp(
-        `^Cannot join fleet "web" as "web-1": another releasemon process already uses that id \\(pid ${Deno.pid} on ".+"; if that process is gone, the id is free within [\\d.]+ seconds\\); give each host a unique --fleet-id$`,
+        `^Cannot join fleet "web" as "web-1": another releasemon process already uses that id \\(pid ${Deno.pid} on ".+"; if that process is gone, the id is free within [\\d.]+ (ms|seconds?)\\); give each host a unique --fleet-id$`,
       ),
     );
     const other = await startFleet(config("web-2"));
@@ -336,6 +337,12 @@ Deno.test("startFleet() refuses to start a second releasemon with the same --fle
   }
   const again = await startFleet(config("web-1"));
   await again.close();
+  // A crashed releasemon's claim is waited out: supervisord's restart of it gets in.
+  const crashed = fleet(redis, "web-1", { leaseMs: 1_000 });
+  await crashed.join();
+  await crashed.abandon();
+  const restarted = await startFleet(config("web-1"));
+  await restarted.close();
 });
 
 Deno.test("RedisFleet.acquire() claims the id when join() was not possible at start-up", async () => {

@@ -377,7 +377,9 @@ Deno.test("MemoryFleet: a holder cut off past its lease loses its slot and never
     await cutOff.tickAsync(LEASE_MS + POLL_MS); // the connection thaws: h1's renewal lands late
     let status = await h2.status();
     assert.deepEqual(status.slots, ["h2"], "never two holders at --fleet-max 1");
-    assert.equal(cutOff.pendingTimers, 0, "h1 stopped renewing");
+    await clock.tickAsync(LEASE_MS);
+    await cutOff.tickAsync(LEASE_MS); // h1 stopped renewing: it never comes back
+    assert.deepEqual((await h2.status()).slots, ["h2"]);
     assert.deepEqual(records.map((r) => [r.level, r.message.map(String).join("")]), [[
       "error",
       'Lost the fleet slot for version "v1": its lease expired before a renewal reached the fleet; another host may be restarting now',
@@ -411,3 +413,28 @@ async function captureFleetLog(): Promise<LogRecord[]> {
   });
   return records;
 }
+
+Deno.test("MemoryFleet.join() refuses a second live instance with the same id until the first is gone", async () => {
+  using fleet = setup(0);
+  const { clock } = fleet;
+  await using first = fleet.make("h1", { instance: 'pid 101 on "web-a"' });
+  await first.join();
+  await clock.tickAsync(2 * LEASE_MS); // refreshed while it lives
+  await using second = fleet.make("h1", { instance: 'pid 202 on "web-b"' });
+  const refusal = {
+    name: "FleetIdentityError",
+    message:
+      'Cannot join fleet "web" as "h1": another releasemon process already uses that id (pid 101 on "web-a"; if that process is gone, the id is free within 30 seconds); give each host a unique --fleet-id',
+  };
+  await assert.rejects(second.join(), refusal);
+  await assert.rejects(second.acquire(V1, never), refusal);
+  await using other = fleet.make("h2");
+  await other.join();
+  await first.close();
+  await second.join();
+  second.abandon(); // a crash: the claim lapses after one lease
+  await using third = fleet.make("h1");
+  await assert.rejects(third.join(), { name: "FleetIdentityError" });
+  await clock.tickAsync(LEASE_MS);
+  await third.join();
+});
