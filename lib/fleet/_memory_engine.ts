@@ -16,6 +16,7 @@ import {
   emptyStatus,
   failureReason,
   finishedState,
+  LOST_SLOT_DETAIL,
   lostCanaryReason,
   STAND_BY_DETAIL,
 } from "./_validate.ts";
@@ -50,6 +51,8 @@ export interface MemoryGroup {
   waiters: Map<string, number>;
   hostver: Map<string, string>;
   versions: Map<string, _Version>;
+  /** host id → the live process using it (`id:<host>` in Redis) */
+  claims: Map<string, { token: string; instance: string; expiry: number }>;
   listeners: Set<() => void>;
 }
 
@@ -65,6 +68,7 @@ export function newGroup(): MemoryGroup {
     waiters: new Map(),
     hostver: new Map(),
     versions: new Map(),
+    claims: new Map(),
     listeners: new Set(),
   };
 }
@@ -143,24 +147,28 @@ export class MemoryEngine {
     return wait();
   }
 
-  renew(o: CheckedOptions, version: FleetVersion, canary: boolean): void {
+  /**
+   * Extends the holder's lease ("renewed"); "gone" when it finished or moved on; "lost" when its
+   * lease expired: the slot is never taken back. (Memory never loses its data, so the Redis
+   * engine's "recreated" has no twin here.)
+   */
+  renew(o: CheckedOptions, version: FleetVersion): "renewed" | "gone" | "lost" {
     const g = this.#g;
     const host = o.hostId;
-    let rec = g.versions.get(version.hash)?.hosts.get(host);
-    if (rec && FINAL.has(rec.state) && rec.outcome !== "lost") return;
     const current = g.hostver.get(host);
-    if (current !== undefined && current !== version.hash) return;
-    const v = this.#ensureVersion(version, false);
-    g.slots.set(host, this.#now + o.leaseMs);
-    g.hostver.set(host, version.hash);
-    g.queue.delete(host);
-    g.waiters.delete(host);
-    if (rec === undefined) {
-      rec = this.#newRecord(canary ? "canary" : "regular");
-      Object.assign(rec, { state: "restarting", detail: "lease re-created" });
-      if (canary) v.canaries.add(host);
+    if (current === version.hash && g.slots.has(host)) {
+      g.slots.set(host, this.#now + o.leaseMs);
+      return "renewed";
+    }
+    const v = g.versions.get(version.hash);
+    const rec = v?.hosts.get(host);
+    if (rec && FINAL.has(rec.state) && rec.outcome !== "lost") return "gone";
+    if (current !== undefined && current !== version.hash) return "gone";
+    if (v !== undefined && rec !== undefined && !FINAL.has(rec.state)) {
+      rec.detail = LOST_SLOT_DETAIL;
       this.#put(v, host, rec);
     }
+    return "lost";
   }
 
   finish(host: string, version: FleetVersion, outcome: HostOutcome, canary: boolean): void {
@@ -227,6 +235,24 @@ export class MemoryEngine {
     }
     rec.detail = what;
     this.#put(v, host, rec);
+  }
+
+  /** Claims (or refreshes) the host id for `token`; the other holder's claim when taken. */
+  claim(
+    o: CheckedOptions,
+    token: string,
+  ): { kind: "ok" } | { kind: "taken"; instance: string; pttlMs: number } {
+    const held = this.#g.claims.get(o.hostId);
+    if (held !== undefined && held.expiry > this.#now && held.token !== token) {
+      return { kind: "taken", instance: held.instance, pttlMs: held.expiry - this.#now };
+    }
+    this.#g.claims.set(o.hostId, { token, instance: o.instance, expiry: this.#now + o.leaseMs });
+    return { kind: "ok" };
+  }
+
+  /** Drops the host id's claim if `token` holds it. */
+  unclaim(hostId: string, token: string): void {
+    if (this.#g.claims.get(hostId)?.token === token) this.#g.claims.delete(hostId);
   }
 
   resume(versionHash?: string): boolean {

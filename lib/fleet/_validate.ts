@@ -1,15 +1,19 @@
 /**
- * Checks shared by the fleet engines: options and versions, with RangeError messages that name
- * the bad value. Pure.
+ * Checks and texts shared by the fleet engines: options and versions, with RangeError messages
+ * that name the bad value; record details and the lost-slot error. No I/O but logging.
  *
  * @module
  */
-import type {
-  FleetOptions,
-  FleetVersion,
-  HostOutcome,
-  HostRecord,
-  RolloutStatus,
+import { getLogger } from "@logtape/logtape";
+import { formatDuration } from "../delay.ts";
+import { quoteVersion } from "../log.ts";
+import {
+  FleetIdentityError,
+  type FleetOptions,
+  type FleetVersion,
+  type HostOutcome,
+  type HostRecord,
+  type RolloutStatus,
 } from "./fleet.ts";
 
 /** Default lease TTL of a slot (`FleetOptions.leaseMs`). */
@@ -34,6 +38,8 @@ export interface CheckedOptions {
   pollMs: number;
   /** A waiting host's heartbeat TTL: long enough for several polls, short next to a lease. */
   waiterTtlMs: number;
+  /** Who this process is, for a second process with the same host id. */
+  instance: string;
 }
 
 /** Validates {@linkcode FleetOptions} plus the poll interval; fills in defaults. */
@@ -67,7 +73,8 @@ export function checkOptions(
     "waiterTtlMs",
     options.waiterTtlMs ?? Math.max(Math.round(leaseMs / 3), 5 * pollMs),
   );
-  return { group, hostId, maxParallel, canary, leaseMs, pollMs, waiterTtlMs };
+  const instance = options.instance ?? "";
+  return { group, hostId, maxParallel, canary, leaseMs, pollMs, waiterTtlMs, instance };
 }
 
 /** Validates a version before it becomes part of key names. */
@@ -100,6 +107,43 @@ export function lostCanaryReason(hostId: string, what: string): string {
 
 /** Record detail of a host that gave its slot back (`Fleet.release`); `scripts.ts` has a copy. */
 export const STAND_BY_DETAIL = "gave its slot back; queues again when it can restart";
+
+/**
+ * Record detail of a host whose lease expired while it restarted (cut off from the engine longer
+ * than the lease): the slot may be another host's now. Plain text: `scripts.ts` embeds it in Lua.
+ */
+export const LOST_SLOT_DETAIL =
+  "lost its slot: the lease expired while it was restarting; another host may have restarted meanwhile";
+
+/** The detail a host reports in `finish` after it lost its slot for the version. */
+export function lostSlotDetail(detail: string): string {
+  return detail === "" ? LOST_SLOT_DETAIL : `${detail}; ${LOST_SLOT_DETAIL}`;
+}
+
+/** The error a host logs when renewal finds its lease gone; it stops renewing. */
+export function logLostSlot(version: FleetVersion): void {
+  getLogger(["releasemon", "fleet"]).error(
+    "Lost the fleet slot for version {version}: its lease expired before a renewal reached the fleet; another host may be restarting now",
+    { version: quoteVersion(version.label) },
+  );
+}
+
+/** The refusal when another live process holds this host's id; `pttlMs` is its claim's TTL. */
+export function identityConflict(
+  o: CheckedOptions,
+  otherInstance: string,
+  pttlMs: number,
+): FleetIdentityError {
+  const who = otherInstance === "" ? "another process" : otherInstance;
+  const expiry = pttlMs > 0
+    ? `; if that process is gone, the id is free within ${formatDuration(pttlMs)}`
+    : "";
+  return new FleetIdentityError(
+    `Cannot join fleet ${JSON.stringify(o.group)} as ${
+      JSON.stringify(o.hostId)
+    }: another releasemon process already uses that id (${who}${expiry}); give each host a unique --fleet-id`,
+  );
+}
 
 /** An empty status for a group without any version yet. */
 export function emptyStatus(group: string, slots: string[]): RolloutStatus {

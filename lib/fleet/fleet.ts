@@ -27,8 +27,16 @@ export interface FleetOptions {
   maxParallel: number;
   /** `--fleet-canary`: hosts that restart first for each version. @default 0 */
   canary: number;
-  /** Lease TTL of a slot; renewed every third of it while held. @default 30_000 */
+  /**
+   * Lease TTL of a slot; renewed every third of it while held. Also the TTL of this process's
+   * claim on `hostId`, so a crashed process's id is free again within one lease. @default 30_000
+   */
   leaseMs?: number;
+  /**
+   * Who this process is, shown to a second process that tries to use the same `hostId`
+   * (e.g. `pid 4242 on "web-1"`). @default ""
+   */
+  instance?: string;
 }
 
 /** What `acquire` decided. */
@@ -73,6 +81,14 @@ export class FleetUnavailableError extends Error {
     super(message, options);
     this.authRefused = options?.authRefused ?? false;
   }
+}
+
+/**
+ * Another live releasemon process already uses this host's `--fleet-id` in the group: retrying
+ * cannot fix it, a person has to give each host a unique id.
+ */
+export class FleetIdentityError extends Error {
+  override name = "FleetIdentityError";
 }
 
 export interface Fleet {

@@ -26,7 +26,14 @@ import {
   type SlotDecision,
 } from "./fleet.ts";
 import { MemoryEngine, type MemoryGroup, newGroup } from "./_memory_engine.ts";
-import { type CheckedOptions, checkOptions, checkVersion } from "./_validate.ts";
+import {
+  type CheckedOptions,
+  checkOptions,
+  checkVersion,
+  identityConflict,
+  logLostSlot,
+  lostSlotDetail,
+} from "./_validate.ts";
 
 const _GROUPS: unique symbol = Symbol("groups");
 
@@ -61,9 +68,15 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
   readonly #group: MemoryGroup;
   #held: { version: FleetVersion; canary: boolean } | null = null;
   readonly #canaryOf = new Map<string, boolean>();
+  /** Versions whose slot this host lost (its lease expired) before it finished. */
+  readonly #lost = new Set<string>();
   #renewTimer: TimerHandle | null = null;
   /** Heartbeat of a host standing by after `release`, until it asks again or leaves. */
   #standByTimer: TimerHandle | null = null;
+  /** This instance's claim on its host id (see `RedisFleet.join`). */
+  readonly #token = crypto.randomUUID();
+  #claimTimer: TimerHandle | null = null;
+  #claimed = false;
   readonly #wakers = new Set<() => void>();
   #closed = false;
 
@@ -73,11 +86,22 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     this.#group = _group(state, this.#o.group);
   }
 
+  /**
+   * Claims this host id for this instance until close; rejects with FleetIdentityError while
+   * another live instance holds it (a closed one frees it, an abandoned one after a lease).
+   */
+  async join(): Promise<void> {
+    this.#checkOpen();
+    await Promise.resolve();
+    this.#claim();
+  }
+
   async acquire(version: FleetVersion, signal: AbortSignal): Promise<SlotDecision> {
     checkVersion(version);
     signal.throwIfAborted();
     this.#checkOpen();
     await Promise.resolve();
+    this.#claim();
     this.#stopStandingBy();
     for (;;) {
       const decision = this.#engine().acquire(this.#o, version);
@@ -105,10 +129,11 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     await Promise.resolve();
     if (this.#held?.version.hash === version.hash) this.#unhold();
     this.#stopStandingBy();
+    const lost = this.#lost.delete(version.hash);
     this.#engine().finish(
       this.#o.hostId,
       version,
-      outcome,
+      lost ? { ...outcome, detail: lostSlotDetail(outcome.detail) } : outcome,
       this.#canaryOf.get(version.hash) ?? false,
     );
   }
@@ -139,6 +164,7 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     await Promise.resolve();
     this.#unhold();
     this.#engine().quit(this.#o.hostId, "shut down");
+    if (this.#claimed) this.#engine().unclaim(this.#o.hostId, this.#token);
     this.#shutDown();
   }
 
@@ -153,6 +179,8 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
   }
 
   #shutDown(): void {
+    this.#claimTimer?.cancel();
+    this.#claimTimer = null;
     this.#stopStandingBy();
     this.#closed = true;
     for (const wake of this.#wakers) wake();
@@ -174,6 +202,22 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     this.#held = null;
   }
 
+  /** Claims or refreshes the host id (every third of a lease from now on); throws on a conflict. */
+  #claim(): void {
+    const claim = this.#engine().claim(this.#o, this.#token);
+    if (claim.kind === "taken") throw identityConflict(this.#o, claim.instance, claim.pttlMs);
+    this.#claimed = true;
+    this.#claimTimer ??= this.#clock.setTimer(() => {
+      this.#claimTimer = null;
+      if (this.#closed) return;
+      try {
+        this.#claim();
+      } catch {
+        // Taken while this instance's claim had lapsed: the next acquire rejects.
+      }
+    }, this.#o.leaseMs / 3);
+  }
+
   /** Gives the slot back and heartbeats every third of the waiter TTL while registered. */
   #standBy(version: FleetVersion): void {
     if (this.#closed || !this.#engine().standBy(this.#o, version)) return;
@@ -193,8 +237,16 @@ export class MemoryFleet implements Fleet, AsyncDisposable {
     this.#renewTimer = this.#clock.setTimer(() => {
       const held = this.#held;
       if (held === null || this.#closed) return;
-      this.#engine().renew(this.#o, held.version, held.canary);
-      this.#scheduleRenewal();
+      const result = this.#engine().renew(this.#o, held.version);
+      if (result === "renewed") {
+        this.#scheduleRenewal();
+        return;
+      }
+      this.#unhold();
+      if (result === "lost") {
+        this.#lost.add(held.version.hash);
+        logLostSlot(held.version);
+      }
     }, this.#o.leaseMs / 3);
   }
 

@@ -17,11 +17,15 @@
  * - A held slot is renewed every `leaseMs / 3` in the background until {@linkcode finish} (which
  *   stops renewing even when it fails, so a host that cannot report never blocks the fleet longer
  *   than one lease).
+ * - Never more than `maxParallel` holders: a renewal only extends a lease that still exists. When
+ *   the host was cut off longer than its lease, the lease expired and the slot may be another
+ *   host's: the renewal fails, the host logs an error that it lost its slot, stops renewing, and
+ *   its `finish` detail says so.
  * - Redis unreachable: every call rejects with FleetUnavailableError within the connect or command
  *   deadline; nothing retries here. Redis restarted with its data lost: the next call of each
- *   host re-registers it, a renewal re-creates the holder's lease and record, and the first host
- *   that notices the loss holds all grants for `leaseMs / 2` so that holders get their leases
- *   back before anyone else takes a slot.
+ *   host re-registers it, a renewal re-creates the holder's lease and record while a slot is free,
+ *   and the first host that notices the loss holds all grants for `leaseMs / 2` so that holders
+ *   get their leases back before anyone else takes a slot.
  * - Exactly once: `finish` is idempotent. `acquire` for a version this host already finished
  *   registers it again and answers `go` again once a slot is free: the program must not ask
  *   twice for a version it applied (it remembers what it applied locally).
@@ -32,6 +36,7 @@ import { getLogger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import {
   type Fleet,
+  FleetIdentityError,
   type FleetOptions,
   FleetUnavailableError,
   type FleetVersion,
@@ -49,6 +54,9 @@ import {
   checkVersion,
   DEFAULT_RETENTION_MS,
   emptyStatus,
+  identityConflict,
+  logLostSlot,
+  lostSlotDetail,
 } from "./_validate.ts";
 
 const log = getLogger(["releasemon", "fleet"]);
@@ -93,12 +101,20 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   #held: Held | null = null;
   /** Canary flag of versions this host held, so a retried finish still reports it. */
   readonly #canaryOf = new Map<string, boolean>();
+  /** Versions whose slot this host lost (its lease expired) before it finished. */
+  readonly #lost = new Set<string>();
   /** Registered in the queue (or holding) since the last finish/release. */
   #registered = false;
   #renewTimer: TimerHandle | null = null;
   #renewing: Promise<void> | null = null;
   /** Heartbeat of a host standing by after `release`, until it asks again or leaves. */
   #standByTimer: TimerHandle | null = null;
+  /** This process's claim on its host id: a random token, refreshed every third of a lease. */
+  readonly #token = crypto.randomUUID();
+  #claimedAt = -Infinity;
+  #claimTimer: TimerHandle | null = null;
+  /** Set once another process was found holding our host id; every later acquire rejects. */
+  #conflict: FleetIdentityError | null = null;
   #wakeCount = 0;
   readonly #wakers = new Set<() => void>();
   #subscribing: Promise<void> | null = null;
@@ -144,12 +160,24 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     await this.#conn.connect();
   }
 
+  /**
+   * Claims this host id for this process (refreshed in the background until close). Rejects
+   * with FleetIdentityError when another live releasemon process holds it, and with
+   * FleetUnavailableError when Redis cannot be reached (the first acquire claims it then).
+   */
+  async join(): Promise<void> {
+    this.#checkOpen();
+    await this.#claim();
+  }
+
   async acquire(version: FleetVersion, signal: AbortSignal): Promise<SlotDecision> {
     checkVersion(version);
     signal.throwIfAborted();
     this.#checkOpen();
     this.#ensureSubscribed();
     this.#stopStandingBy();
+    const stale = this.#clock.now() - this.#claimedAt >= this.#options.leaseMs / 3;
+    if (stale || this.#conflict !== null) await this.#claim();
     const o = this.#options;
     for (;;) {
       const seen = this.#wakeCount;
@@ -198,6 +226,10 @@ export class RedisFleet implements Fleet, AsyncDisposable {
         throw error;
       }
       this.#checkOpen();
+      if (this.#conflict !== null) {
+        this.#leaveAfter(Promise.resolve(), "its host id is in use by another process");
+        throw this.#conflict;
+      }
       this.#ensureSubscribed();
     }
   }
@@ -208,6 +240,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     if (this.#held?.version.hash === version.hash) await this.#unhold();
     this.#stopStandingBy();
     const canary = this.#canaryOf.get(version.hash) ?? false;
+    const lost = this.#lost.has(version.hash);
     await this.#conn.eval(SCRIPTS.finish, this.#keys, [
       this.#prefix,
       this.#options.hostId,
@@ -215,7 +248,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
       version.label,
       outcome.outcome,
       outcome.ok ? "1" : "0",
-      outcome.detail,
+      lost ? lostSlotDetail(outcome.detail) : outcome.detail,
       canary ? "1" : "0",
       String(this.#retentionMs),
     ]);
@@ -253,6 +286,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     const registered = this.#registered || this.#held !== null || this.#tasks.size > 0;
+    const claimed = this.#claimedAt > -Infinity && this.#conflict === null;
     await this.#stop();
     // Last word from this host, after any in-flight acquire has landed.
     if (registered) {
@@ -261,6 +295,16 @@ export class RedisFleet implements Fleet, AsyncDisposable {
       } catch (error) {
         log.warning("Cannot leave the fleet queue: {error}", { error: String(error) });
       }
+    }
+    if (claimed) {
+      // Frees the id at once, so that a restarted releasemon need not wait for the claim's TTL.
+      await this.#conn.eval(SCRIPTS.unclaim, this.#keys, [
+        this.#prefix,
+        this.#options.hostId,
+        this.#token,
+      ]).catch((error) => {
+        log.debug("Cannot drop the host id's claim: {error}", { error: String(error) });
+      });
     }
     await this.#sub.close();
     await this.#conn.close();
@@ -286,6 +330,8 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   async #stop(): Promise<void> {
     this.#closed = true;
     for (const wake of this.#wakers) wake();
+    this.#claimTimer?.cancel();
+    this.#claimTimer = null;
     this.#stopStandingBy();
     this.#stopRenewing();
     await this.#renewing;
@@ -333,8 +379,9 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   async #renew(): Promise<void> {
     const held = this.#held;
     if (held === null || this.#closed) return;
+    let result: unknown;
     try {
-      await this.#conn.eval(SCRIPTS.renew, this.#keys, [
+      result = await this.#conn.eval(SCRIPTS.renew, this.#keys, [
         this.#prefix,
         this.#options.hostId,
         held.version.hash,
@@ -342,13 +389,68 @@ export class RedisFleet implements Fleet, AsyncDisposable {
         String(this.#options.leaseMs),
         held.canary ? "1" : "0",
         String(this.#retentionMs),
+        String(this.#options.maxParallel),
+        this.#epoch,
       ]);
     } catch (error) {
       log.warning("Cannot renew the fleet slot for version {version}: {error}", {
         version: held.version.label,
         error: String(error),
       });
+      return;
     }
+    if (result === "renewed" || result === "recreated" || this.#held !== held) return;
+    // Finished or moved on meanwhile ("gone"), or the lease expired ("lost"): stop renewing.
+    this.#stopRenewing();
+    this.#held = null;
+    if (result === "lost") {
+      this.#lost.add(held.version.hash);
+      logLostSlot(held.version);
+    }
+  }
+
+  /** Claims or refreshes the host id and keeps refreshing it; throws on a conflict. */
+  async #claim(): Promise<void> {
+    this.#keepClaim();
+    const o = this.#options;
+    const reply = _strings(
+      await this.#conn.eval(SCRIPTS.claim, this.#keys, [
+        this.#prefix,
+        o.hostId,
+        this.#token,
+        o.instance,
+        String(o.leaseMs),
+      ]),
+      "claim",
+    );
+    if (reply[0] === "taken") {
+      this.#conflict = identityConflict(o, reply[1] ?? "", Number(reply[2] ?? 0));
+      throw this.#conflict;
+    }
+    this.#conflict = null;
+    this.#claimedAt = this.#clock.now();
+  }
+
+  /**
+   * Refreshes the claim every third of a lease (a miss is retried at the next tick). A conflict
+   * found here (this process's claim lapsed and another took the id) is logged once; acquire
+   * rejects until the id is ours again.
+   */
+  #keepClaim(): void {
+    if (this.#claimTimer !== null || this.#closed) return;
+    this.#claimTimer = this.#clock.setTimer(() => {
+      this.#claimTimer = null;
+      const before = this.#conflict;
+      this.#background(
+        this.#claim().catch((error) => {
+          if (error instanceof FleetIdentityError) {
+            if (before === null) log.error("{error}", { error: error.message });
+          } else {
+            log.debug("Cannot refresh the host id's claim: {error}", { error: String(error) });
+          }
+        }),
+      );
+    }, this.#options.leaseMs / 3);
   }
 
   /** Gives the slot back and heartbeats as a waiter; false when no longer registered. */

@@ -18,6 +18,7 @@
  * | `v:<hash>` | hash | hash, label, createdAt, haltReason, haltBy, haltAt |
  * | `v:<hash>:hosts` | hash | host → JSON {state, outcome, detail, at, ticket, role} |
  * | `v:<hash>:canaries` | set | the version's canary hosts (the first N to arrive) |
+ * | `id:<host>` | string | the live process using that host id: random token, newline, who (TTL: a lease) |
  *
  * Each script takes the prefix as `ARGV[1]` and builds its keys from it; `KEYS[1]` is the group's
  * `slots` key, declared so a proxy routes the call to the right server. Memory twin:
@@ -25,6 +26,8 @@
  *
  * @module
  */
+
+import { LOST_SLOT_DETAIL } from "./_validate.ts";
 
 /** Helpers shared by every script (prepended to each). */
 const PRELUDE = `
@@ -245,31 +248,44 @@ return wait('slot')
 `;
 
 /**
- * renew: ARGV = prefix, host, hash, label, leaseMs, canary ("1"|"0"), retentionMs. Extends the
- * lease, or re-creates it (and the host's record) when Redis lost its data. Returns 1, or 0 when
- * the host already finished the version or moved on (nothing is resurrected).
+ * renew: ARGV = prefix, host, hash, label, leaseMs, canary ("1"|"0"), retentionMs, maxParallel,
+ * knownEpoch. Returns "renewed" when the host still held its slot; "recreated" when Redis lost
+ * its data (a new epoch, no record) and a slot was free, so the lease and the record are made
+ * again; "gone" when the host already finished the version or moved on; "lost" when its lease
+ * expired (or no slot is free after a data loss): the slot may be someone else's now, so it is
+ * never taken back and the count of holders never exceeds maxParallel.
  */
 const RENEW = `
 local host, hash, label = ARGV[2], ARGV[3], ARGV[4]
 local lease_ms, retention_ms = tonumber(ARGV[5]), tonumber(ARGV[7])
+local max_parallel, known_epoch = tonumber(ARGV[8]), ARGV[9]
 cleanup()
-ensure_epoch()
-local rec = get_record(hash, host)
-if rec and FINAL[rec.state] and rec.outcome ~= 'lost' then return 0 end
+local epoch = ensure_epoch()
 local current = redis.call('HGET', HOSTVER, host)
-if current and current ~= hash then return 0 end
-ensure_version(hash, label, retention_ms, false)
-redis.call('ZADD', SLOTS, NOW + lease_ms, host)
-redis.call('HSET', HOSTVER, host, hash)
-redis.call('ZREM', QUEUE, host)
-redis.call('ZREM', WAITERS, host)
-if not rec then
+if current == hash and redis.call('ZSCORE', SLOTS, host) then
+  redis.call('ZADD', SLOTS, NOW + lease_ms, host)
+  return 'renewed'
+end
+local rec = get_record(hash, host)
+if rec and FINAL[rec.state] and rec.outcome ~= 'lost' then return 'gone' end
+if current and current ~= hash then return 'gone' end
+if not rec and known_epoch ~= epoch and redis.call('ZCARD', SLOTS) < max_parallel then
+  ensure_version(hash, label, retention_ms, false)
+  redis.call('ZADD', SLOTS, NOW + lease_ms, host)
+  redis.call('HSET', HOSTVER, host, hash)
+  redis.call('ZREM', QUEUE, host)
+  redis.call('ZREM', WAITERS, host)
   rec = new_record(ARGV[6] == '1' and 'canary' or 'regular')
   rec.state, rec.detail = 'restarting', 'lease re-created after Redis lost the rollout record'
   if rec.role == 'canary' then redis.call('SADD', vkey(hash, ':canaries'), host) end
   put_record(hash, host, rec)
+  return 'recreated'
 end
-return 1
+if rec and not FINAL[rec.state] then
+  rec.detail = '${LOST_SLOT_DETAIL}'
+  put_record(hash, host, rec)
+end
+return 'lost'
 `;
 
 /**
@@ -344,6 +360,33 @@ end
 return 1
 `;
 
+/**
+ * claim: ARGV = prefix, host, token, instance, ttlMs. Claims the host id for this process (key
+ * `id:<host>` = token, newline, instance; TTL ttlMs), or refreshes its own claim. Returns {"ok"},
+ * or {"taken", instance, pttl} when another process's live claim holds the id.
+ */
+const CLAIM = `
+local key = P .. 'id:' .. ARGV[2]
+local held = redis.call('GET', key)
+if held then
+  local sep = string.find(held, '\\n', 1, true)
+  local token = sep and string.sub(held, 1, sep - 1) or held
+  if token ~= ARGV[3] then
+    return { 'taken', sep and string.sub(held, sep + 1) or '', tostring(redis.call('PTTL', key)) }
+  end
+end
+redis.call('SET', key, ARGV[3] .. '\\n' .. ARGV[4], 'PX', ARGV[5])
+return { 'ok' }
+`;
+
+/** unclaim: ARGV = prefix, host, token. Drops the host id's claim if this process holds it. */
+const UNCLAIM = `
+local key = P .. 'id:' .. ARGV[2]
+local held = redis.call('GET', key)
+if held and string.sub(held, 1, #ARGV[3] + 1) == ARGV[3] .. '\\n' then redis.call('DEL', key) end
+return 1
+`;
+
 /** resume: ARGV = prefix, hash ("" = latest). Returns 1 when a halt was cleared. */
 const RESUME = `
 local hash = ARGV[2]
@@ -385,6 +428,8 @@ export const SCRIPTS = {
   finish: _script("finish", FINISH),
   release: _script("release", RELEASE),
   standBy: _script("stand_by", STAND_BY),
+  claim: _script("claim", CLAIM),
+  unclaim: _script("unclaim", UNCLAIM),
   resume: _script("resume", RESUME),
   status: _script("status", STATUS),
 } as const;

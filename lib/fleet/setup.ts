@@ -5,9 +5,11 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { systemClock } from "../clock.ts";
+import { sleep, systemClock } from "../clock.ts";
+import { formatDuration } from "../delay.ts";
 import type { Config } from "../config.ts";
 import { FleetCoordinator } from "./coordinator.ts";
+import { FleetIdentityError } from "./fleet.ts";
 import { RedisFleet } from "./redis_fleet.ts";
 import { formatStatusJson, formatStatusText } from "./status_format.ts";
 
@@ -21,18 +23,28 @@ export function createFleet(config: Config): RedisFleet {
     maxParallel: fleet.maxParallel,
     canary: fleet.canary,
     leaseMs: fleet.leaseMs,
+    instance: `pid ${Deno.pid} on ${JSON.stringify(Deno.hostname())}`,
   });
 }
 
-/** The fleet for a running releasemon: connected at start-up when possible (never fatal). */
+/**
+ * The fleet for a running releasemon: connected at start-up when possible (an unreachable
+ * server is not fatal). Throws FleetIdentityError when another live releasemon process already
+ * uses this host's `--fleet-id` in the group.
+ */
 export async function startFleet(
   config: Config,
 ): Promise<{ coordinator: FleetCoordinator; close(): Promise<void> }> {
   const fleet = createFleet(config);
   try {
     await fleet.connect();
+    await _join(fleet, config.fleet!.leaseMs);
     log.info("Connected to the fleet at {url}", { url: fleet.url });
   } catch (error) {
+    if (error instanceof FleetIdentityError) {
+      await fleet.close();
+      throw error;
+    }
     // --fleet-on-error decides what a restart does while Redis is unreachable.
     const refused = (error as { authRefused?: boolean }).authRefused === true;
     log[refused ? "error" : "warning"]("Cannot reach the fleet at start-up: {error}", {
@@ -44,6 +56,30 @@ export async function startFleet(
     timeoutMs: config.fleet!.timeoutMs,
   }, systemClock);
   return { coordinator, close: () => fleet.close() };
+}
+
+/**
+ * Claims the host id. A claim held by another process is waited out for one lease: a crashed
+ * releasemon's claim lapses within a lease (so supervisord's restart of it gets in), while a live
+ * one keeps refreshing its claim, and then the FleetIdentityError is thrown.
+ */
+async function _join(fleet: RedisFleet, leaseMs: number): Promise<void> {
+  const deadline = systemClock.now() + leaseMs + Math.ceil(leaseMs / 3);
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await fleet.join();
+    } catch (error) {
+      const leftMs = deadline - systemClock.now();
+      if (!(error instanceof FleetIdentityError) || leftMs <= 0) throw error;
+      if (attempt === 0) {
+        log.warning("{error}; waiting up to {wait} in case that process is gone", {
+          error: error.message,
+          wait: formatDuration(leftMs),
+        });
+      }
+      await sleep(systemClock, Math.min(leftMs, Math.ceil(leaseMs / 6)));
+    }
+  }
 }
 
 /** `--fleet-status` / `--fleet-resume`: one question to the fleet; returns the text to print. */

@@ -4,9 +4,18 @@
  * authentication and unreachable servers. Leases are short (1.5 s) so expiry shows in real time.
  */
 import assert from "node:assert/strict";
-import { FleetUnavailableError, type FleetVersion } from "../../lib/fleet/fleet.ts";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import {
+  FleetIdentityError,
+  FleetUnavailableError,
+  type FleetVersion,
+} from "../../lib/fleet/fleet.ts";
 import { RedisFleet, type RedisFleetOptions } from "../../lib/fleet/redis_fleet.ts";
-import { freePort, type RedisServer, startRedis } from "../support/redis.ts";
+import { type Config, parseConfig } from "../../lib/config.ts";
+import { parseFleetUrl } from "../../lib/fleet/fleet_url.ts";
+import { startFleet } from "../../lib/fleet/setup.ts";
+import { RedisConnection } from "../../lib/fleet/redis_connection.ts";
+import { freePort, PausableProxy, type RedisServer, startRedis } from "../support/redis.ts";
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };
 const V2: FleetVersion = { hash: "bbb222", label: "v2" };
@@ -47,6 +56,25 @@ async function registered(fleet: RedisFleet, hostId: string): Promise<void> {
     assert.ok(Date.now() < deadline, `${hostId} did not register`);
     await sleep(5);
   }
+}
+
+/** Collects the fleet's log records until `reset()`. */
+async function captureFleetLog(): Promise<LogRecord[]> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { test: (record) => records.push(record) },
+    loggers: [
+      { category: ["releasemon", "fleet"], sinks: ["test"], lowestLevel: "info" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+  });
+  return records;
+}
+
+/** The rendered message of a record (values are interpolated bare). */
+function text(record: LogRecord): string {
+  return record.message.map(String).join("");
 }
 
 const never = () => new AbortController().signal;
@@ -158,6 +186,175 @@ Deno.test("RedisFleet.release() frees the slot without an outcome; acquire() que
   await assert.rejects(h2.release(V1), FleetUnavailableError);
 });
 
+Deno.test("RedisFleet: a holder cut off from Redis past its lease loses its slot; never 2 holders at max 1", async () => {
+  await using redis = await startRedis();
+  await using proxy = new PausableProxy(redis.port);
+  const records = await captureFleetLog();
+  try {
+    await using h1 = new RedisFleet(proxy.url, null, {
+      group: "web",
+      hostId: "h1",
+      maxParallel: 1,
+      canary: 0,
+      leaseMs: LEASE_MS,
+      pollMs: 50,
+      connectTimeoutMs: 500,
+      commandTimeoutMs: 500,
+    });
+    await using h2 = fleet(redis, "h2");
+    // Samples the raw slot set (no clean-up of expired leases) until stopped.
+    const sampler = new RedisConnection(parseFleetUrl(redis.url), null);
+    const sampleScript = { name: "sample", source: "return redis.call('ZRANGE', KEYS[1], 0, -1)" };
+    const samples: string[][] = [];
+    let sampling = true;
+    const sampled = (async () => {
+      while (sampling) {
+        samples.push(
+          (await sampler.eval(sampleScript, ["releasemon:{web}:slots"], [])) as string[],
+        );
+        await sleep(10);
+      }
+    })();
+    const maxHolders = () => Math.max(0, ...samples.map((s) => s.length));
+    const lostLine = () =>
+      records.find((r) => r.level === "error" && text(r).startsWith("Lost the fleet slot"));
+    try {
+      assert.deepEqual(await h1.acquire(V1, never()), { kind: "go", canary: false });
+      const waiting = h2.acquire(V1, never());
+      await registered(h2, "h2");
+      proxy.pause(); // h1's connection freezes, longer than its lease
+      assert.deepEqual(await settledWithin(waiting, 4 * LEASE_MS), { kind: "go", canary: false });
+      proxy.resume(); // what h1 sent meanwhile lands now, and it renews again
+      const deadline = Date.now() + 10_000;
+      while (lostLine() === undefined && maxHolders() <= 1 && Date.now() < deadline) {
+        await sleep(20);
+      }
+      await sleep(LEASE_MS); // more renewal periods: h1 must not come back
+      assert.ok(maxHolders() <= 1, `Redis showed ${maxHolders()} holders at --fleet-max 1`);
+      assert.equal(
+        lostLine() && text(lostLine()!),
+        'Lost the fleet slot for version "v1": its lease expired before a renewal reached the fleet; another host may be restarting now',
+      );
+      assert.deepEqual(samples.at(-1), ["h2"]);
+      await h1.finish(V1, { outcome: "success", ok: true, detail: "" });
+      const status = await h2.status();
+      assert.deepEqual(status.slots, ["h2"]);
+      assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.detail]), [
+        [
+          "h1",
+          "done",
+          "lost its slot: the lease expired while it was restarting; another host may have restarted meanwhile",
+        ],
+        ["h2", "restarting", ""],
+      ]);
+      await h2.finish(V1, OK);
+    } finally {
+      sampling = false;
+      await sampled;
+      await sampler.close();
+    }
+    assert.ok(samples.some((s) => s.includes("h2")), "the slot set was sampled while h2 held it");
+  } finally {
+    await reset();
+  }
+});
+
+Deno.test("RedisFleet.join() refuses a second live process with the same id until the first is gone", async () => {
+  await using redis = await startRedis();
+  const refusal = (instance: string) =>
+    new RegExp(
+      `^Cannot join fleet "web" as "h1": another releasemon process already uses that id \\(${instance}; if that process is gone, the id is free within [\\d.]+ (ms|seconds?)\\); give each host a unique --fleet-id$`,
+    );
+  await using first = fleet(redis, "h1", { instance: 'pid 101 on "web-a"' });
+  await first.join();
+  await sleep(2 * LEASE_MS); // the claim outlives its TTL while its process lives
+  await using second = fleet(redis, "h1", { instance: 'pid 202 on "web-b"' });
+  const error = await second.join().then(() => null, (e: unknown) => e);
+  assert.ok(error instanceof FleetIdentityError, String(error));
+  assert.match(error.message, refusal('pid 101 on "web-a"'));
+  await assert.rejects(second.acquire(V1, never()), FleetIdentityError);
+  // Other ids, and the same id in another group, are fine.
+  await using other = fleet(redis, "h2");
+  await other.join();
+  await using elsewhere = fleet(redis, "h1", { group: "api" });
+  await elsewhere.join();
+  // A clean shutdown frees the id at once.
+  await first.close();
+  await using third = fleet(redis, "h1", { instance: 'pid 303 on "web-a"' });
+  await third.join();
+  assert.deepEqual(await third.acquire(V1, never()), { kind: "go", canary: false });
+  // A crash leaves the claim behind for at most one lease.
+  await third.abandon();
+  await using fourth = fleet(redis, "h1", { instance: 'pid 404 on "web-a"' });
+  await assert.rejects(fourth.join(), {
+    name: "FleetIdentityError",
+    message: refusal('pid 303 on "web-a"'),
+  });
+  const deadline = Date.now() + 4 * LEASE_MS;
+  for (;;) {
+    const joined = await fourth.join().then(() => true, (e: unknown) => {
+      if (!(e instanceof FleetIdentityError)) throw e;
+      return false;
+    });
+    if (joined) break;
+    assert.ok(Date.now() < deadline, "the crashed process's claim never expired");
+    await sleep(50);
+  }
+});
+
+Deno.test("startFleet() refuses to start a second releasemon with the same --fleet-id", async () => {
+  await using redis = await startRedis();
+  const config = (id: string) => {
+    const result = parseConfig(
+      ["/srv/app/VERSION", "-a", "--fleet", redis.url, "--fleet-name", "web", "--fleet-id", id]
+        .concat("--fleet-lease", "2"),
+      { SUPERVISOR_SERVER_URL: "unix:///tmp/rm-none.sock" },
+      { color: false },
+    );
+    assert.equal(result.kind, "run");
+    return (result as { config: Config }).config;
+  };
+  const first = await startFleet(config("web-1"));
+  try {
+    const error = await startFleet(config("web-1")).then(
+      async (fleet) => {
+        await fleet.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof FleetIdentityError, String(error));
+    assert.match(
+      error.message,
+      new RegExp(
+        `^Cannot join fleet "web" as "web-1": another releasemon process already uses that id \\(pid ${Deno.pid} on ".+"; if that process is gone, the id is free within [\\d.]+ (ms|seconds?)\\); give each host a unique --fleet-id$`,
+      ),
+    );
+    const other = await startFleet(config("web-2"));
+    await other.close();
+  } finally {
+    await first.close();
+  }
+  const again = await startFleet(config("web-1"));
+  await again.close();
+  // A crashed releasemon's claim is waited out: supervisord's restart of it gets in.
+  const crashed = fleet(redis, "web-1", { leaseMs: 1_000 });
+  await crashed.join();
+  await crashed.abandon();
+  const restarted = await startFleet(config("web-1"));
+  await restarted.close();
+});
+
+Deno.test("RedisFleet.acquire() claims the id when join() was not possible at start-up", async () => {
+  await using redis = await startRedis();
+  await using first = fleet(redis, "h1");
+  assert.deepEqual(await first.acquire(V1, never()), { kind: "go", canary: false });
+  await using second = fleet(redis, "h1");
+  await assert.rejects(second.acquire(V2, never()), { name: "FleetIdentityError" });
+  await first.finish(V1, OK);
+  assert.deepEqual((await first.status()).hosts.map((h) => [h.hostId, h.state]), [["h1", "done"]]);
+});
+
 Deno.test("RedisFleet with canary 1 lets nobody go before the canary's success", async () => {
   await using redis = await startRedis();
   await using hosts = await fleets(redis, 4, { maxParallel: 3, canary: 1 });
@@ -198,8 +395,10 @@ Deno.test("RedisFleet.finish() with a failure halts waiting hosts promptly; resu
     RedisFleet,
   ];
   await failing.acquire(V1, never());
-  const waiting = [a.acquire(V1, never()), b.acquire(V1, never())];
-  await sleep(200);
+  const waiting = [a.acquire(V1, never())];
+  await registered(failing, "h2");
+  waiting.push(b.acquire(V1, never()));
+  await registered(failing, "h3");
   const before = Date.now();
   await failing.finish(V1, { outcome: "partial", ok: false, detail: "web:app: SPAWN_ERROR" });
   const reason = 'host "h1" reported partial: web:app: SPAWN_ERROR';

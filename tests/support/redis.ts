@@ -235,3 +235,100 @@ async function _makeCertificates(dir: string): Promise<string> {
   );
   return await Deno.readTextFile(`${dir}/ca.crt`);
 }
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a server that a test can freeze: {@linkcode pause} stops
+ * forwarding bytes both ways without closing anything (a network partition as the client sees
+ * it: commands time out, new connections open but never answer); {@linkcode resume} delivers
+ * what was held back and forwards again. `await using proxy = startProxy(redis.port)`.
+ */
+export class PausableProxy implements AsyncDisposable {
+  readonly port: number;
+  readonly #targetPort: number;
+  readonly #listener: Deno.TcpListener;
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+  #paused: PromiseWithResolvers<void> | null = null;
+
+  constructor(targetPort: number) {
+    this.#targetPort = targetPort;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.port = this.#listener.addr.port;
+    this.#accepting = this.#accept();
+  }
+
+  /** `redis://127.0.0.1:<proxy port>/0`. */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}/0`;
+  }
+
+  pause(): void {
+    this.#paused ??= Promise.withResolvers();
+  }
+
+  resume(): void {
+    this.#paused?.resolve();
+    this.#paused = null;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.resume();
+    this.#listener.close();
+    await this.#accepting;
+    for (const conn of this.#conns) _close(conn);
+    await Promise.allSettled([...this.#tasks]);
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const client of this.#listener) {
+        this.#conns.add(client);
+        let upstream: Deno.Conn;
+        try {
+          upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.#targetPort });
+        } catch {
+          this.#conns.delete(client);
+          _close(client);
+          continue;
+        }
+        this.#conns.add(upstream);
+        for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+          const task = this.#pump(from, to);
+          this.#tasks.add(task);
+          task.finally(() => this.#tasks.delete(task));
+        }
+      }
+    } catch {
+      // The listener was closed.
+    }
+  }
+
+  /** Copies `from` to `to`, holding each chunk while paused; closes both at the end. */
+  async #pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+    const buffer = new Uint8Array(16 * 1024);
+    try {
+      for (;;) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        while (this.#paused !== null) await this.#paused.promise;
+        for (let done = 0; done < n;) done += await to.write(buffer.subarray(done, n));
+      }
+    } catch {
+      // Either side closed.
+    } finally {
+      for (const conn of [from, to]) {
+        this.#conns.delete(conn);
+        _close(conn);
+      }
+    }
+  }
+}
+
+function _close(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

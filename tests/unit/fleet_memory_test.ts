@@ -3,6 +3,7 @@
  * several hosts. The Redis engine is held to the same rules in tests/integration/fleet_redis_test.ts.
  */
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import type { FleetVersion, SlotDecision } from "../../lib/fleet/fleet.ts";
 import {
   MemoryFleet,
@@ -357,4 +358,83 @@ Deno.test("MemoryFleet.release() by the canary halts nothing and keeps the other
   await hosts[0]!.finish(V1, OK);
   await clock.runMicrotasks();
   assert.deepEqual(decisions.get("h2"), { kind: "go", canary: false });
+});
+
+Deno.test("MemoryFleet: a holder cut off past its lease loses its slot and never takes it back", async () => {
+  using fleet = setup(0);
+  const { clock } = fleet;
+  // h1 runs on a clock of its own: while only the fleet's clock moves, its renewals are held
+  // back, as if its connection to the fleet were frozen.
+  using cutOff = new FakeClock(clock.now());
+  await using h1 = fleet.make("h1", { clock: cutOff });
+  await using h2 = fleet.make("h2");
+  const records = await captureFleetLog();
+  try {
+    assert.deepEqual(await h1.acquire(V1, never), { kind: "go", canary: false });
+    const granted = h2.acquire(V1, never);
+    await clock.tickAsync(LEASE_MS + POLL_MS);
+    assert.deepEqual(await granted, { kind: "go", canary: false });
+    await cutOff.tickAsync(LEASE_MS + POLL_MS); // the connection thaws: h1's renewal lands late
+    let status = await h2.status();
+    assert.deepEqual(status.slots, ["h2"], "never two holders at --fleet-max 1");
+    await clock.tickAsync(LEASE_MS);
+    await cutOff.tickAsync(LEASE_MS); // h1 stopped renewing: it never comes back
+    assert.deepEqual((await h2.status()).slots, ["h2"]);
+    assert.deepEqual(records.map((r) => [r.level, r.message.map(String).join("")]), [[
+      "error",
+      'Lost the fleet slot for version "v1": its lease expired before a renewal reached the fleet; another host may be restarting now',
+    ]]);
+    await h1.finish(V1, { outcome: "success", ok: true, detail: "2 programs restarted" });
+    status = await h2.status();
+    assert.deepEqual(status.slots, ["h2"]);
+    assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.detail]), [
+      [
+        "h1",
+        "done",
+        "2 programs restarted; lost its slot: the lease expired while it was restarting; another host may have restarted meanwhile",
+      ],
+      ["h2", "restarting", ""],
+    ]);
+  } finally {
+    await reset();
+  }
+});
+
+/** Collects the fleet's log records until `reset()`. */
+async function captureFleetLog(): Promise<LogRecord[]> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { test: (record) => records.push(record) },
+    loggers: [
+      { category: ["releasemon", "fleet"], sinks: ["test"], lowestLevel: "info" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+  });
+  return records;
+}
+
+Deno.test("MemoryFleet.join() refuses a second live instance with the same id until the first is gone", async () => {
+  using fleet = setup(0);
+  const { clock } = fleet;
+  await using first = fleet.make("h1", { instance: 'pid 101 on "web-a"' });
+  await first.join();
+  await clock.tickAsync(2 * LEASE_MS); // refreshed while it lives
+  await using second = fleet.make("h1", { instance: 'pid 202 on "web-b"' });
+  const refusal = {
+    name: "FleetIdentityError",
+    message:
+      'Cannot join fleet "web" as "h1": another releasemon process already uses that id (pid 101 on "web-a"; if that process is gone, the id is free within 30 seconds); give each host a unique --fleet-id',
+  };
+  await assert.rejects(second.join(), refusal);
+  await assert.rejects(second.acquire(V1, never), refusal);
+  await using other = fleet.make("h2");
+  await other.join();
+  await first.close();
+  await second.join();
+  second.abandon(); // a crash: the claim lapses after one lease
+  await using third = fleet.make("h1");
+  await assert.rejects(third.join(), { name: "FleetIdentityError" });
+  await clock.tickAsync(LEASE_MS);
+  await third.join();
 });
