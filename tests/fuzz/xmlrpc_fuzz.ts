@@ -218,7 +218,7 @@ function runCase(rng: Rng, result: CaseResult, timing: number[]): void {
 }
 
 /** Runs case `index` of the run seeded with `seed`. */
-export function runFuzzCase(seed: number, index: number): CaseResult {
+export function runFuzzCase(seed: number, index: number, maxDecodeMs = MAX_DECODE_MS): CaseResult {
   const result: CaseResult = { kind: "?", docChars: 0, decodeMs: 0 };
   const timing: number[] = [];
   try {
@@ -229,14 +229,19 @@ export function runFuzzCase(seed: number, index: number): CaseResult {
       : `threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
   }
   result.decodeMs = Math.max(0, ...timing);
-  if (result.failure === undefined && result.decodeMs > MAX_DECODE_MS) {
+  if (result.failure === undefined && result.decodeMs > maxDecodeMs) {
     result.failure = `decoding took ${result.decodeMs.toFixed(0)} ms`;
   }
   return result;
 }
 
 /** Runs `cases` cases starting at `first` (default 0). */
-export function runFuzz(seed: number, cases: number, first = 0): FuzzReport {
+export function runFuzz(
+  seed: number,
+  cases: number,
+  first = 0,
+  maxDecodeMs = MAX_DECODE_MS,
+): FuzzReport {
   const report: FuzzReport = {
     seed,
     cases,
@@ -247,7 +252,7 @@ export function runFuzz(seed: number, cases: number, first = 0): FuzzReport {
     maxDocChars: 0,
   };
   for (let index = first; index < first + cases; index++) {
-    const result = runFuzzCase(seed, index);
+    const result = runFuzzCase(seed, index, maxDecodeMs);
     if (result.failure !== undefined) {
       report.failures.push({ index, kind: result.kind, failure: result.failure });
     }
