@@ -72,7 +72,6 @@ Deno.test(
     assert.throws(() => run(["--check"]), /required: PATH/);
     assert.throws(() => run(["--check", "--status", "/v", "web"]), /--status: not allowed with/);
   },
-  1,
 );
 
 Deno.test("parseConfig() reads the rolling, catch-up, revive, dry-run and -c flags", () => {
