@@ -3,6 +3,7 @@
 // Nothing may be restarted by either: the pids of every program are the same afterwards.
 import assert from "node:assert/strict";
 import { deploy, pids, releasemonArgv, waitForRunning } from "../support/releasemon.ts";
+import { freePort, startRedis } from "../support/redis.ts";
 import { startSupervisord, type Supervisord, waitFor } from "../support/supervisord.ts";
 
 const SLEEPER = "sleep 3600";
@@ -139,6 +140,18 @@ Deno.test("--check reports the plan and each problem with its exit status, resta
     assert.match(run.stdout, /no such socket ".*\/supervisord\.sock"/);
     assert.match(run.stdout, /may connect only to the sockets it was built for/);
     assert.doesNotMatch(run.stdout + run.stderr, /lacks the Deno permission/);
+  });
+
+  await t.step("--fleet: Redis answers (exit 0, no host joined) or not (exit 1)", async () => {
+    await using redis = await startRedis();
+    const good = await runOnce(sv, ["--check", "--fleet", redis.url, version, "web"]);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /^fleet: redis:\/\/127\.0\.0\.1:\d+.* name releasemon/m);
+    assert.equal(await redis.cli("DBSIZE"), "0"); // --check never joins the fleet
+    const down = `redis://127.0.0.1:${freePort()}`;
+    const bad = await runOnce(sv, ["--check", "--fleet", down, version, "web"]);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /problem: .*127\.0\.0\.1/);
   });
 
   assert.deepEqual(await pids(sv), { ...before, "maint:maint": 0 });
