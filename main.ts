@@ -15,6 +15,7 @@ import { getLogger } from "@logtape/logtape";
 import { parseConfig } from "./lib/config.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./lib/errors.ts";
 import { redact, setupLogging } from "./lib/log.ts";
+import { opsCommand } from "./lib/ops/command.ts";
 import { run } from "./lib/run.ts";
 import type { Config } from "./lib/config.ts";
 import { createClient } from "./lib/supervisor/client.ts";
@@ -97,6 +98,16 @@ export async function main(argv: string[]): Promise<number> {
     const connection = await connectionSettings(config);
     if (connection.password) secrets = [...secrets, connection.password];
     await setupLogging({ level: config.logLevel, format: config.logFormat, secrets });
+    if (config.check || config.status) {
+      const self = {
+        pid: Deno.pid,
+        processName: config.selfProcessName,
+        groupName: config.selfGroupName,
+      };
+      const result = await opsCommand(config.check ? "check" : "status", config, connection, self);
+      writeAll(Deno.stdout, redact(`${result.text}\n`, secrets));
+      return result.exitCode;
+    }
     if (connection.source) {
       getLogger(["releasemon"]).info("supervisord connection settings from {source}", {
         source: connection.source,

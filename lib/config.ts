@@ -76,6 +76,8 @@ export interface Config {
   usernameExplicit: boolean; // -u given: it wins over -c
   fleet: FleetConfig | null; // --fleet: coordinate restarts across hosts
   fleetMode: "status" | "resume" | null; // --fleet-status / --fleet-resume: print or clear, exit
+  check: boolean; // --check: report the plan and every problem, restart nothing, exit
+  status: boolean; // --status: report which targets run the current version, exit
   selfProcessName: string | null; // SUPERVISOR_PROCESS_NAME: how releasemon recognises itself
   selfGroupName: string | null; // SUPERVISOR_GROUP_NAME
 }
@@ -145,6 +147,12 @@ export function parseConfig(
   const fleetUrl: string | null = ns.fleet ?? (env.RELEASEMON_FLEET_URL || null);
   if (fleetMode && fleetUrl === null) {
     fail(`argument --fleet-${fleetMode}: needs --fleet URL (or RELEASEMON_FLEET_URL)`);
+  }
+  if (ns.check && ns.status) fail("argument --status: not allowed with argument --check");
+  if ((ns.check || ns.status) && fleetMode) {
+    fail(
+      `argument --${ns.check ? "check" : "status"}: not allowed with argument --fleet-${fleetMode}`,
+    );
   }
   if (ns.fleet_status && ns.fleet_resume) {
     fail("argument --fleet-resume: not allowed with argument --fleet-status");
@@ -229,6 +237,8 @@ export function parseConfig(
       leaseMs: _ms(ns.fleet_lease),
     },
     fleetMode,
+    check: ns.check,
+    status: ns.status,
     selfProcessName: env.SUPERVISOR_PROCESS_NAME || null,
     selfGroupName: env.SUPERVISOR_GROUP_NAME || null,
   };
@@ -277,6 +287,11 @@ function _stopAction(makeError: () => Error) {
 
 const _PASSWORD_REFUSED = "argument -p/--password: there is no password flag, because other " +
   "users could read it in the process list; set SUPERVISOR_PASSWORD or use --password-file FILE";
+const _CHECK_HELP = "do everything but watch: reach supervisord (and Redis with --fleet), " +
+  "resolve the programs, read PATH, look up the hooks; print the plan and every problem, " +
+  "restart nothing, exit 0 (usable), 2 (configuration problem) or 1 (cannot connect)";
+const _STATUS_HELP = "print the version in PATH and whether each target runs it (current, " +
+  "stale or down), exit 0 (all current), 3 (some not current), 2 or 1 as for --check";
 const _DISABLE_HINT = "; to disable without a value, put --disable last or write --disable=yes";
 
 /** Every argument as [section, names, options]; help comes from `HELP[dest]`. */
@@ -300,6 +315,8 @@ function _arguments(): [string, string[], ArgumentOptions][] {
   return [
     ["", ["-h", "--help"], { action: _stopAction(() => new _HelpRequested()) }],
     ["", ["--version"], { action: _stopAction(() => new _VersionRequested()) }],
+    ["", ["--check"], { action: "store_true", help: _CHECK_HELP }],
+    ["", ["--status"], { action: "store_true", help: _STATUS_HELP }],
     ["enabling", ["-e", "--enable"], { metavar: "FLAG", type: _flagType("") }],
     ["enabling", ["--disable"], disable],
     [restart, ["-rd", "--random-delay"], secs(delay, 0)],

@@ -8,7 +8,10 @@ import { permissionFlags } from "../../scripts/permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
-/** Flags of other tools the docs quote (deno, `deno task compile`, rsync, artisan), and the refused -p. */
+/**
+ * Flags of other tools the docs quote (deno, `deno task compile`/`install`, rsync, artisan), and
+ * the refused -p.
+ */
 const NOT_RELEASEMON = new Set([
   "--frozen",
   "--config",
@@ -25,6 +28,8 @@ const NOT_RELEASEMON = new Set([
   "--net",
   "--target",
   "--output",
+  "--prefix",
+  "--cached-only",
   "--inplace",
   "--sleep",
   "--tries",

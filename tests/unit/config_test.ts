@@ -57,10 +57,22 @@ Deno.test("parseConfig() fills every default when given only PATH and PROG", () 
     usernameExplicit: false,
     fleet: null,
     fleetMode: null,
+    check: false,
+    status: false,
     selfProcessName: null,
     selfGroupName: null,
   });
 });
+
+Deno.test(
+  "parseConfig() reads --check and --status, which need PATH and are not allowed together",
+  () => {
+    assert.equal(run(["--check", "/v", "web"]).check, true);
+    assert.equal(run(["/v", "-g", "web", "--status"]).status, true);
+    assert.throws(() => run(["--check"]), /required: PATH/);
+    assert.throws(() => run(["--check", "--status", "/v", "web"]), /--status: not allowed with/);
+  },
+);
 
 Deno.test("parseConfig() reads the rolling, catch-up, revive, dry-run and -c flags", () => {
   const config = run([
