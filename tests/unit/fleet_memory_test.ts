@@ -9,7 +9,7 @@ import {
   MemoryFleet,
   type MemoryFleetOptions,
   MemoryFleetState,
-} from "../../lib/fleet/memory_fleet.ts";
+} from "../support/memory_fleet.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };
