@@ -1,7 +1,7 @@
 /**
  * Fleet-wide rollouts: the small interface the rest of releasemon sees. Every host of a fleet
  * runs releasemon with the same `--fleet-name`; for each new version they coordinate through an
- * engine (Redis today: `redis_fleet.ts`; an in-memory one for tests: `memory_fleet.ts`):
+ * engine (Redis: `redis_fleet.ts`; an in-memory one for tests: `tests/support/memory_fleet.ts`):
  *
  * - at most `maxParallel` hosts restart at once (a slot is a lease with a TTL, renewed while the
  *   host restarts, released after its post-restart command; slots are granted in arrival order);

@@ -5,11 +5,7 @@
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import type { FleetVersion, SlotDecision } from "../../lib/fleet/fleet.ts";
-import {
-  MemoryFleet,
-  type MemoryFleetOptions,
-  MemoryFleetState,
-} from "../../lib/fleet/memory_fleet.ts";
+import { MemoryFleet, type MemoryFleetOptions, MemoryFleetState } from "../support/memory_fleet.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };
