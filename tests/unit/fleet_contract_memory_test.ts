@@ -2,7 +2,7 @@
 // same steps the Redis engine passes in tests/integration/fleet_contract_redis_test.ts.
 import assert from "node:assert/strict";
 import type { Clock } from "../../lib/clock.ts";
-import { MemoryFleet, MemoryFleetState } from "../../lib/fleet/memory_fleet.ts";
+import { MemoryFleet, MemoryFleetState } from "../support/memory_fleet.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import {
   type ContractHostOptions,
