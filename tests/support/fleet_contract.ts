@@ -82,15 +82,22 @@ const STAND_BY = "gave its slot back; queues again when it can restart";
 const LOST = "lost its slot: the lease expired while it was restarting; " +
   "another host may have restarted meanwhile";
 const never = new AbortController().signal;
+/** Rounding between the subject's clock and the engine's (Redis `TIME`). */
+const CLOCK_MS = 5;
 
-/** An acquire() in flight: `value` is its decision or error once settled. */
+/** An acquire() in flight: `value` is its decision or error once settled, at `at`. */
 interface Tracked {
   value: SlotDecision | Error | undefined;
+  at: number | undefined;
 }
 
-function track(call: Promise<SlotDecision>): Tracked {
-  const tracked: Tracked = { value: undefined };
-  call.then((decision) => tracked.value = decision, (error) => tracked.value = error);
+function track(subject: FleetSubject, call: Promise<SlotDecision>): Tracked {
+  const tracked: Tracked = { value: undefined, at: undefined };
+  const settle = (value: SlotDecision | Error) => {
+    tracked.at = subject.now();
+    tracked.value = value;
+  };
+  call.then(settle, settle);
   return tracked;
 }
 
@@ -139,7 +146,7 @@ class Rollout implements AsyncDisposable {
 
   /** Starts `host.acquire(version)` and waits until the host shows in the record. */
   async queue(host: ContractHost, hostId: string, version = V1, signal = never): Promise<Tracked> {
-    const tracked = track(host.acquire(version, signal));
+    const tracked = track(this.#subject, host.acquire(version, signal));
     await this.arrived(host, hostId);
     return tracked;
   }
@@ -219,12 +226,13 @@ export async function fleetContract(t: Deno.TestContext, subject: FleetSubject):
     async () => {
       await using g = rollout();
       const [h1, h2] = await g.addMany(2);
+      const acquiredAt = subject.now();
       assert.deepEqual(await h1!.acquire(V1, never), GO);
       await h1!.abandon();
       const waiting = await g.queue(h2!, "h2");
-      await subject.elapse(leaseMs / 2);
-      assert.equal(waiting.value, undefined, "h1's lease has not expired yet");
       assert.deepEqual(await subject.until("h2's slot", decided(waiting), leaseMs), GO);
+      const waited = waiting.at! - acquiredAt;
+      assert.ok(waited >= leaseMs - CLOCK_MS, `granted ${waited} ms after h1's lease began`);
       const status = await h2!.status();
       assert.deepEqual(status.slots, ["h2"]);
       assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.detail]), [
@@ -241,13 +249,17 @@ export async function fleetContract(t: Deno.TestContext, subject: FleetSubject):
       await using g = rollout();
       const [h1, h2, h3] = await g.addMany(3);
       assert.deepEqual(await h1!.acquire(V1, never), GO);
+      const queuedAt = subject.now();
       await g.queue(h2!, "h2");
       const third = await g.queue(h3!, "h3");
       await h2!.abandon(); // dies while first in line
       await h1!.finish(V1, OK);
-      await subject.elapse(waiterTtlMs / 4);
-      assert.equal(third.value, undefined, "h2's place is kept until its heartbeat expires");
       assert.deepEqual(await subject.until("h3's slot", decided(third), waiterTtlMs), GO);
+      const waited = third.at! - queuedAt;
+      assert.ok(
+        waited >= waiterTtlMs - CLOCK_MS,
+        `h2's place was given away ${waited} ms after it queued, before its heartbeat expired`,
+      );
     },
   );
 
@@ -316,7 +328,10 @@ export async function fleetContract(t: Deno.TestContext, subject: FleetSubject):
     const status = await h1!.status();
     assert.deepEqual(status.halted, { reason: halted.reason, by: "h1", at: status.halted?.at });
     const at = status.halted?.at ?? 0;
-    assert.ok(at >= before - 5 && at <= after + 5, `halted at ${at}, not in [${before}, ${after}]`);
+    assert.ok(
+      at >= before - CLOCK_MS && at <= after + CLOCK_MS,
+      `halted at ${at}, not in [${before}, ${after}]`,
+    );
     assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state]), [
       ["h1", "failed"],
       ["h2", "skipped"],
@@ -444,7 +459,7 @@ export async function fleetContract(t: Deno.TestContext, subject: FleetSubject):
         ["h2", "restarting", null, ""],
         ["h3", "waiting", null, ""],
       ]);
-      const first = track(h1!.acquire(V1, never)); // h1 can restart again: ahead of h3
+      const first = track(subject, h1!.acquire(V1, never)); // h1 can restart again: ahead of h3
       await subject.elapse(leaseMs / 3);
       await h2!.finish(V1, OK);
       assert.deepEqual(await subject.soon("h1's slot", decided(first)), GO);
