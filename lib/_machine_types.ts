@@ -99,7 +99,6 @@ export type Step = "pre-restart" | "restarting" | "post-restart";
 
 export type MachineEvent =
   | { type: "VersionSeen"; version: VersionRef }
-  | { type: "VersionMissing" }
   | { type: "CatchUpNeeded"; version: VersionRef; namespecs: string[] }
   | { type: "TimerFired"; timerId: number }
   | { type: "FleetSlotGranted"; waitId: number; version: VersionRef; canary: boolean }
@@ -117,7 +116,7 @@ export type MachineEvent =
   | { type: "StepFailed"; step: Step; reason: string };
 
 export type MachineCommand =
-  | { type: "StartTimer"; timerId: number; delayMs: number; purpose: "delay" | "retry" }
+  | { type: "StartTimer"; timerId: number; delayMs: number }
   | { type: "AcquireFleetSlot"; waitId: number; version: VersionRef }
   | { type: "CancelFleetWait"; waitId: number }
   | { type: "ReleaseFleetSlot"; version: VersionRef }

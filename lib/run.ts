@@ -224,8 +224,6 @@ class Loop {
     if (event.type === "VersionSeen") {
       log.debug("Version seen: {version}", { version: quoteVersion(event.version.label) });
       this.#dispatch({ type: "VersionSeen", version: event.version });
-    } else if (event.type === "VersionMissing") {
-      this.#dispatch({ type: "VersionMissing" });
     }
   }
 
