@@ -37,12 +37,11 @@ import type {
   MachineContext,
   MachineEvent,
   MachineState,
-  Outcome,
-  RestartReport,
   Step,
   Transition,
   VersionRef,
 } from "./_machine_types.ts";
+import type { Outcome, RestartReport } from "./restart_report.ts";
 
 export type * from "./_machine_types.ts";
 

@@ -26,12 +26,12 @@ import {
   type MachineContext,
   type MachineEvent,
   type MachineState,
-  type RestartReport,
   type Step,
   transition,
   type VersionRef,
 } from "./machine.ts";
 import { quoteVersion } from "./log.ts";
+import type { RestartReport } from "./restart_report.ts";
 import { rollOut } from "./rollout.ts";
 import { versionFileWarnings } from "./safety.ts";
 import {

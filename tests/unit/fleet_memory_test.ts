@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import type { FleetVersion, SlotDecision } from "../../lib/fleet/fleet.ts";
+import type { FleetVersion, HostOutcome, SlotDecision } from "../../lib/fleet/fleet.ts";
 import { MemoryFleet, type MemoryFleetOptions, MemoryFleetState } from "../support/memory_fleet.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
@@ -14,8 +14,8 @@ const LEASE_MS = 30_000;
 const POLL_MS = 100;
 /** Default waiter heartbeat TTL: max(leaseMs / 3, 5 * pollMs). */
 const WAITER_TTL_MS = 10_000;
-const OK = { outcome: "success", ok: true, detail: "" };
-const FAILED = { outcome: "failed", ok: false, detail: "web:app: SPAWN_ERROR" };
+const OK: HostOutcome = { outcome: "success", ok: true, detail: "" };
+const FAILED: HostOutcome = { outcome: "failed", ok: false, detail: "web:app: SPAWN_ERROR" };
 const never = new AbortController().signal;
 
 /** A fleet of hosts h1…hN on one shared state, and a way to watch acquire() calls settle. */

@@ -6,10 +6,10 @@ import {
   type MachineEvent,
   type MachineState,
   outcomeOf,
-  type RestartReport,
   transition,
   type VersionRef,
 } from "../../lib/machine.ts";
+import type { RestartReport } from "../../lib/restart_report.ts";
 
 const v = (label: string): VersionRef => ({ hash: `hash-${label}`, label });
 const A = v("A"), B = v("B"), C = v("C");
