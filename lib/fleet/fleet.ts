@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { Outcome } from "../restart_report.ts";
 
 /** A version as the fleet sees it: identity and label. */
 export interface FleetVersion {
@@ -46,8 +47,8 @@ export type SlotDecision =
 
 /** How this host's restart of a version ended. */
 export interface HostOutcome {
-  /** "success" | "partial" | "failed" | "aborted" (pre-restart failed) | "skipped" (halted). */
-  outcome: string;
+  /** The cycle's outcome; a version the fleet halted before this host restarted is "skipped". */
+  outcome: Exclude<Outcome, "halted"> | "skipped";
   ok: boolean;
   /** Human detail: which program broke and why; stored in the rollout record. */
   detail: string;

@@ -12,6 +12,7 @@ import {
   FleetIdentityError,
   FleetUnavailableError,
   type FleetVersion,
+  type HostOutcome,
 } from "../../lib/fleet/fleet.ts";
 import { RedisFleet, type RedisFleetOptions } from "../../lib/fleet/redis_fleet.ts";
 import { type Config, parseConfig } from "../../lib/config.ts";
@@ -22,7 +23,7 @@ import { freePort, PausableProxy, type RedisServer, startRedis } from "../suppor
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };
 const LEASE_MS = 1_500;
-const OK = { outcome: "success", ok: true, detail: "" };
+const OK: HostOutcome = { outcome: "success", ok: true, detail: "" };
 
 function fleet(redis: RedisServer, hostId: string, options: Partial<RedisFleetOptions> = {}) {
   return new RedisFleet(redis.url, redis.password, {
