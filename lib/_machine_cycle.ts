@@ -42,7 +42,7 @@ export function startCycle(state: MachineState, context: MachineContext): Transi
         previous: cycle.previous ? quoteVersion(cycle.previous.label) : "none",
         delay: formatDuration(delayMs),
       }),
-      { type: "StartTimer", timerId, delayMs, purpose: "delay" },
+      { type: "StartTimer", timerId, delayMs },
     ],
   };
 }

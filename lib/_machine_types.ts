@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Outcome, RestartReport } from "./restart_report.ts";
 
 /** A version as the machine needs it: identity (hash) and a display label. */
 export interface VersionRef {
@@ -19,34 +20,6 @@ export type Phase =
   | "restarting"
   | "retrying"
   | "post-restart";
-
-/** One program that failed to restart, with supervisord's reason. */
-export interface ProgramFailure {
-  namespec: string;
-  reason: string;
-}
-
-/** What a restart did, one entry per program. */
-export interface RestartReport {
-  restarted: string[];
-  failed: ProgramFailure[];
-  /** Targets left alone, with why (STOPPED by the operator, not RUNNING with --running-only...). */
-  skipped: { namespec: string; reason: string }[];
-  /** Requested names or groups that matched nothing. */
-  unknown: string[];
-  /** True when a rolling restart halted on a failure (remaining programs untouched). */
-  halted?: boolean;
-  /** Targets a halted rollout did not touch: they still run the previous release. */
-  untouched?: string[];
-  /** Why nothing could be done for this version (e.g. supervisord's CANT_REREAD message). */
-  error?: string;
-  /** The fleet halted this version before this host restarted anything (the reason). */
-  fleetHalted?: string;
-  /** What `--update-config` did: programs re-created, added and removed. */
-  config?: { recreated: string[]; added: string[]; removed: string[] };
-}
-
-export type Outcome = "success" | "partial" | "failed" | "aborted" | "halted";
 
 /** The cycle in progress: which version it applies and over which previous one. */
 export interface Cycle {
@@ -99,7 +72,6 @@ export type Step = "pre-restart" | "restarting" | "post-restart";
 
 export type MachineEvent =
   | { type: "VersionSeen"; version: VersionRef }
-  | { type: "VersionMissing" }
   | { type: "CatchUpNeeded"; version: VersionRef; namespecs: string[] }
   | { type: "TimerFired"; timerId: number }
   | { type: "FleetSlotGranted"; waitId: number; version: VersionRef; canary: boolean }
@@ -117,7 +89,7 @@ export type MachineEvent =
   | { type: "StepFailed"; step: Step; reason: string };
 
 export type MachineCommand =
-  | { type: "StartTimer"; timerId: number; delayMs: number; purpose: "delay" | "retry" }
+  | { type: "StartTimer"; timerId: number; delayMs: number }
   | { type: "AcquireFleetSlot"; waitId: number; version: VersionRef }
   | { type: "CancelFleetWait"; waitId: number }
   | { type: "ReleaseFleetSlot"; version: VersionRef }

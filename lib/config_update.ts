@@ -29,7 +29,7 @@
 import { getLogger } from "@logtape/logtape";
 import { errorText, type Pace, paceOf, patiently, waitUntilStopped } from "./_ride_out.ts";
 import { SupervisorFault } from "./errors.ts";
-import type { ProgramFailure } from "./machine.ts";
+import type { ProgramFailure } from "./restart_report.ts";
 import { describeFault, startPrograms } from "./restart.ts";
 import { isSelf, matchesProgram, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
 import type {

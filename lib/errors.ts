@@ -126,26 +126,3 @@ export class SupervisorFault extends XmlRpcFault {
     this.message = `${method} failed: ${faultName}: ${faultString}`;
   }
 }
-
-/** The version file could not be read as a version. */
-export class VersionFileError extends Error {
-  override name = "VersionFileError";
-  readonly path: string;
-  constructor(path: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.path = path;
-  }
-}
-
-/** A pre- or post-restart command failed, timed out or could not be started. */
-export class HookError extends Error {
-  override name = "HookError";
-  readonly hook: "pre" | "post";
-  /** Exit code, or null when it was killed by a signal, timed out or never started. */
-  readonly exitCode: number | null;
-  constructor(hook: "pre" | "post", exitCode: number | null, message: string) {
-    super(message);
-    this.hook = hook;
-    this.exitCode = exitCode;
-  }
-}

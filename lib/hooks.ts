@@ -10,6 +10,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import type { Outcome } from "./restart_report.ts";
 
 /** What a hook is told about the version it runs for. */
 export interface HookContext {
@@ -22,7 +23,7 @@ export interface HookContext {
 
 /** How the restart went, for the post-restart hook. */
 export interface PostHookOutcome {
-  outcome: "success" | "partial" | "failed" | "aborted" | "halted";
+  outcome: Outcome;
   restarted: string[];
   failed: { namespec: string; reason: string }[];
   /** Targets a halted rollout left on the previous release. */

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { configure, type LogRecord } from "@logtape/logtape";
 
 /** Longest version label {@link quoteVersion} shows, in code points. */
 const MAX_QUOTED_CHARS = 80;
@@ -64,11 +64,6 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       { category: ["logtape", "meta"], sinks: ["main"], lowestLevel: "warning" },
     ],
   });
-}
-
-/** Removes LogTape's configuration (tests; main.ts before exit is not needed: writes are sync). */
-export async function resetLogging(): Promise<void> {
-  await reset();
 }
 
 /**

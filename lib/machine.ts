@@ -37,12 +37,11 @@ import type {
   MachineContext,
   MachineEvent,
   MachineState,
-  Outcome,
-  RestartReport,
   Step,
   Transition,
   VersionRef,
 } from "./_machine_types.ts";
+import type { Outcome, RestartReport } from "./restart_report.ts";
 
 export type * from "./_machine_types.ts";
 
@@ -85,8 +84,6 @@ export function transition(
   switch (event.type) {
     case "VersionSeen":
       return onVersionSeen(state, event.version, context);
-    case "VersionMissing":
-      return { state, commands: [] };
     case "CatchUpNeeded":
       return onCatchUp(state, event.version, event.namespecs, context);
     case "TimerFired":
@@ -193,7 +190,7 @@ function onCatchUp(
           delay: formatDuration(delayMs),
         },
       ),
-      { type: "StartTimer", timerId, delayMs, purpose: "delay" },
+      { type: "StartTimer", timerId, delayMs },
     ],
   };
 }
@@ -325,6 +322,6 @@ function onUnavailable(state: MachineState, reason: string): Transition {
       ),
     );
   }
-  commands.push({ type: "StartTimer", timerId, delayMs, purpose: "retry" });
+  commands.push({ type: "StartTimer", timerId, delayMs });
   return { state: { ...state, phase: "retrying", cycle, timerId }, commands };
 }

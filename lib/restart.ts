@@ -22,7 +22,7 @@ import { getLogger } from "@logtape/logtape";
 import { errorText, paceOf, RETRY_PAUSE_MS } from "./_ride_out.ts";
 import { SupervisorFault } from "./errors.ts";
 import { formatDuration } from "./delay.ts";
-import type { ProgramFailure } from "./machine.ts";
+import type { ProgramFailure } from "./restart_report.ts";
 import {
   type MulticallResult,
   type ProcessInfo,

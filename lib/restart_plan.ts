@@ -36,8 +36,6 @@ export interface RestartPlan {
   skipped: { namespec: string; reason: string }[];
   /** Requested PROG names and groups that matched no process. */
   unknown: string[];
-  /** True when releasemon itself matched the selection (it is excluded). */
-  selfExcluded: boolean;
 }
 
 /** True when `info` is releasemon's own process. */
@@ -89,20 +87,15 @@ export function planRestart(
 ): RestartPlan {
   const restart: ProcessInfo[] = [];
   const skipped: RestartPlan["skipped"] = [];
-  let selfExcluded = false;
   for (const info of infos) {
-    if (!selected(info, selection)) continue;
-    if (isSelf(info, self)) {
-      selfExcluded = true;
-      continue;
-    }
+    if (!selected(info, selection) || isSelf(info, self)) continue;
     const reason = skipReason(info.state, selection);
     if (reason === null) restart.push(info);
     else skipped.push({ namespec: info.namespec, reason });
   }
   restart.sort((a, b) => compare(a.namespec, b.namespec));
   skipped.sort((a, b) => compare(a.namespec, b.namespec));
-  return { restart, skipped, unknown: unknownNames(infos, selection), selfExcluded };
+  return { restart, skipped, unknown: unknownNames(infos, selection) };
 }
 
 /** Requested PROG names and groups that match no process at all (typos, removed programs). */

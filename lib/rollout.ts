@@ -15,7 +15,7 @@ import {
   planConfigUpdate,
 } from "./config_update.ts";
 import { SupervisorFault } from "./errors.ts";
-import type { RestartReport } from "./machine.ts";
+import type { RestartReport } from "./restart_report.ts";
 import { restartPrograms } from "./restart.ts";
 import { planRestart, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
 import type { ProcessInfo, SupervisorClient } from "./supervisor/client.ts";

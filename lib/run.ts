@@ -26,12 +26,12 @@ import {
   type MachineContext,
   type MachineEvent,
   type MachineState,
-  type RestartReport,
   type Step,
   transition,
   type VersionRef,
 } from "./machine.ts";
 import { quoteVersion } from "./log.ts";
+import type { RestartReport } from "./restart_report.ts";
 import { rollOut } from "./rollout.ts";
 import { versionFileWarnings } from "./safety.ts";
 import {
@@ -224,8 +224,6 @@ class Loop {
     if (event.type === "VersionSeen") {
       log.debug("Version seen: {version}", { version: quoteVersion(event.version.label) });
       this.#dispatch({ type: "VersionSeen", version: event.version });
-    } else if (event.type === "VersionMissing") {
-      this.#dispatch({ type: "VersionMissing" });
     }
   }
 

@@ -11,8 +11,6 @@ import {
   FleetIdentityError,
   type FleetOptions,
   type FleetVersion,
-  type HostOutcome,
-  type HostRecord,
   type RolloutStatus,
 } from "./fleet.ts";
 
@@ -87,26 +85,6 @@ export function checkVersion(version: FleetVersion): void {
     );
   }
 }
-
-/** The record state a finished outcome leads to. */
-export function finishedState(outcome: HostOutcome): HostRecord["state"] {
-  if (outcome.outcome === "skipped") return "skipped";
-  return outcome.ok ? "done" : "failed";
-}
-
-/** The halt reason of a failed outcome. */
-export function failureReason(hostId: string, outcome: HostOutcome): string {
-  const suffix = outcome.detail === "" ? "" : `: ${outcome.detail}`;
-  return `host "${hostId}" reported ${outcome.outcome}${suffix}`;
-}
-
-/** The halt reason when a canary goes away before finishing. */
-export function lostCanaryReason(hostId: string, what: string): string {
-  return `canary host "${hostId}" ${what} before finishing`;
-}
-
-/** Record detail of a host that gave its slot back (`Fleet.release`); `scripts.ts` has a copy. */
-export const STAND_BY_DETAIL = "gave its slot back; queues again when it can restart";
 
 /**
  * Record detail of a host whose lease expired while it restarted (cut off from the engine longer

@@ -1,7 +1,7 @@
 /**
  * Fleet-wide rollouts: the small interface the rest of releasemon sees. Every host of a fleet
  * runs releasemon with the same `--fleet-name`; for each new version they coordinate through an
- * engine (Redis today: `redis_fleet.ts`; an in-memory one for tests: `memory_fleet.ts`):
+ * engine (Redis: `redis_fleet.ts`; an in-memory one for tests: `tests/support/memory_fleet.ts`):
  *
  * - at most `maxParallel` hosts restart at once (a slot is a lease with a TTL, renewed while the
  *   host restarts, released after its post-restart command; slots are granted in arrival order);
@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { Outcome } from "../restart_report.ts";
 
 /** A version as the fleet sees it: identity and label. */
 export interface FleetVersion {
@@ -46,8 +47,8 @@ export type SlotDecision =
 
 /** How this host's restart of a version ended. */
 export interface HostOutcome {
-  /** "success" | "partial" | "failed" | "aborted" (pre-restart failed) | "skipped" (halted). */
-  outcome: string;
+  /** The cycle's outcome; a version the fleet halted before this host restarted is "skipped". */
+  outcome: Exclude<Outcome, "halted"> | "skipped";
   ok: boolean;
   /** Human detail: which program broke and why; stored in the rollout record. */
   detail: string;

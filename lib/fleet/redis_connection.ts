@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createClient, ErrorReply } from "@redis/client";
+import { ConnectionTimeoutError, createClient, ErrorReply } from "@redis/client";
 import { getLogger } from "@logtape/logtape";
 import { formatDuration } from "../delay.ts";
 import { FleetUnavailableError } from "./fleet.ts";
@@ -204,7 +204,7 @@ function _describe(error: unknown, hasPassword: boolean): string {
   }
   if (code === "ECONNREFUSED") return "connection refused (ECONNREFUSED); is redis-server running?";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `host not found (${code})`;
-  if (error?.constructor?.name === "ConnectionTimeoutError") {
+  if (error instanceof ConnectionTimeoutError) {
     return "connection timed out; is the server up and reachable?";
   }
   return message;

@@ -22,7 +22,7 @@
  *
  * Each script takes the prefix as `ARGV[1]` and builds its keys from it; `KEYS[1]` is the group's
  * `slots` key, declared so a proxy routes the call to the right server. Memory twin:
- * `_memory_engine.ts` implements the same rules in TypeScript; keep the two in step.
+ * `tests/support/memory_fleet_engine.ts` implements the same rules in TypeScript; keep the two in step.
  *
  * @module
  */

@@ -9,7 +9,7 @@ import { sleep, systemClock } from "../clock.ts";
 import { formatDuration } from "../delay.ts";
 import type { Config } from "../config.ts";
 import { FleetCoordinator } from "./coordinator.ts";
-import { FleetIdentityError } from "./fleet.ts";
+import { FleetIdentityError, FleetUnavailableError } from "./fleet.ts";
 import { RedisFleet } from "./redis_fleet.ts";
 import { formatStatusJson, formatStatusText } from "./status_format.ts";
 
@@ -46,7 +46,7 @@ export async function startFleet(
       throw error;
     }
     // --fleet-on-error decides what a restart does while Redis is unreachable.
-    const refused = (error as { authRefused?: boolean }).authRefused === true;
+    const refused = error instanceof FleetUnavailableError && error.authRefused;
     log[refused ? "error" : "warning"]("Cannot reach the fleet at start-up: {error}", {
       error: error instanceof Error ? error.message : String(error),
     });

@@ -127,14 +127,6 @@ export class SupervisorClient {
     return { code, name: supervisorStateName(code) ?? str(value, "statename") };
   }
 
-  async getPid(): Promise<number> {
-    return asInt(await this.call("supervisor.getPID"), "supervisor.getPID");
-  }
-
-  async getSupervisorVersion(): Promise<string> {
-    return asString(await this.call("supervisor.getSupervisorVersion"), "getSupervisorVersion");
-  }
-
   async getAllProcessInfo(): Promise<ProcessInfo[]> {
     return processInfoList(await this.call("supervisor.getAllProcessInfo"));
   }
@@ -262,16 +254,6 @@ function str(value: XmlRpcStruct, key: string): string {
 function optionalStr(value: XmlRpcStruct, key: string): string {
   const field = value[key];
   return typeof field === "string" ? field : "";
-}
-
-function asInt(value: XmlRpcValue, method: string): number {
-  if (typeof value !== "number") throw shapeError(method, "an int");
-  return value;
-}
-
-function asString(value: XmlRpcValue, method: string): string {
-  if (typeof value !== "string") throw shapeError(method, "a string");
-  return value;
 }
 
 function asBool(value: XmlRpcValue, method: string): boolean {

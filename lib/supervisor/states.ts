@@ -19,7 +19,6 @@ export const ProcessState = {
   UNKNOWN: 1000,
 } as const;
 export type ProcessStateName = keyof typeof ProcessState;
-export type ProcessStateCode = (typeof ProcessState)[ProcessStateName];
 
 /** States in which supervisord considers a process "running" (it will not start it again). */
 export const RUNNING_STATES: readonly ProcessStateName[] = ["RUNNING", "BACKOFF", "STARTING"];
@@ -61,7 +60,6 @@ export const Fault = {
   STILL_RUNNING: 91,
   CANT_REREAD: 92,
 } as const;
-export type FaultName = keyof typeof Fault;
 
 function invert<K extends string>(table: Record<K, number>): Map<number, K> {
   return new Map(Object.entries(table).map(([name, code]) => [code as number, name as K]));

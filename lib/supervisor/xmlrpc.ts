@@ -1,6 +1,6 @@
 /**
- * The XML-RPC codec: encodes method calls and decodes responses (and the reverse, for test
- * servers such as a fake supervisord).
+ * The XML-RPC codec: encodes method calls and decodes responses (the reverse, for test servers
+ * such as the fake supervisord, is `tests/support/xmlrpc_server.ts`).
  *
  * Pure: no I/O. Decoding is written for hostile input: a size limit is checked first, the tokenizer
  * (`xml_scanner.ts`) is linear and never expands entities, and nested arrays and structs are
@@ -40,8 +40,10 @@ export { MAX_DOCUMENT_CHARS as MAX_RESPONSE_BYTES } from "./xmlrpc_decoder.ts";
 
 /** The encoder recurses over trusted values; this keeps a runaway value from blowing the stack. */
 const MAX_ENCODE_DEPTH = 1000;
-const METHOD_NAME = /^[A-Za-z0-9_.:/]+$/;
-const XML_DECLARATION = '<?xml version="1.0"?>\n';
+/** The method names XML-RPC calls may carry here. */
+export const METHOD_NAME = /^[A-Za-z0-9_.:/]+$/;
+/** The first line of every document we write. */
+export const XML_DECLARATION = '<?xml version="1.0"?>\n';
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -59,30 +61,16 @@ export function encodeMethodCall(method: string, params: readonly XmlRpcValue[])
     "</methodName>\n<params>\n",
   ];
   for (const param of params) {
-    parts.push("<param>\n");
-    encodeValue(param, parts, new Set(), 0);
-    parts.push("\n</param>\n");
+    parts.push("<param>\n", encodeValueElement(param), "\n</param>\n");
   }
   parts.push("</params>\n</methodCall>\n");
   return parts.join("");
 }
 
-/** A `methodResponse` holding one value. */
-export function encodeMethodResponse(value: XmlRpcValue): string {
-  const parts = [XML_DECLARATION, "<methodResponse>\n<params>\n<param>\n"];
+/** One `<value>` element; throws TypeError or RangeError for what XML-RPC cannot carry. */
+export function encodeValueElement(value: XmlRpcValue): string {
+  const parts: string[] = [];
   encodeValue(value, parts, new Set(), 0);
-  parts.push("\n</param>\n</params>\n</methodResponse>\n");
-  return parts.join("");
-}
-
-/** A `methodResponse` holding a `<fault>`, as supervisord sends it. */
-export function encodeFault(code: number, faultString: string): string {
-  if (!Number.isInteger(code) || !isInt32(code)) {
-    throw new RangeError(`Cannot encode fault code ${code}: it must be a four-byte integer`);
-  }
-  const parts = [XML_DECLARATION, "<methodResponse>\n<fault>\n"];
-  encodeValue({ faultCode: code, faultString }, parts, new Set(), 0);
-  parts.push("\n</fault>\n</methodResponse>\n");
   return parts.join("");
 }
 
@@ -184,35 +172,6 @@ export function decodeMethodResponse(xml: string, limits?: DecodeLimits): XmlRpc
   decoder.finish();
   if (fault !== undefined) throw fault;
   return value;
-}
-
-/** Decodes a `methodCall` (for test servers); throws `XmlRpcSyntaxError` when it is malformed. */
-export function decodeMethodCall(
-  xml: string,
-  limits?: DecodeLimits,
-): { method: string; params: XmlRpcValue[] } {
-  const decoder = new Decoder(xml, "call", limits);
-  const scanner = decoder.scanner;
-  decoder.expect(!decoder.expectOpen("methodCall"), '"<methodCall>" with content');
-  const method = decoder.textIn("methodName");
-  if (!METHOD_NAME.test(method)) {
-    scanner.fail(`method name ${JSON.stringify(method.slice(0, 60))} is not valid`, scanner.start);
-  }
-  const params: XmlRpcValue[] = [];
-  decoder.nextTag();
-  if (decoder.isOpen("params")) {
-    if (!scanner.selfClosing) {
-      while (decoder.nextTag() === "open") {
-        decoder.expect(decoder.isOpen("param") && !scanner.selfClosing, '"<param>"');
-        params.push(decoder.valueIn("param"));
-      }
-      decoder.expect(decoder.isClose("params"), '"<param>" or "</params>"');
-    }
-    decoder.nextTag();
-  }
-  decoder.expect(decoder.isClose("methodCall"), '"</methodCall>"');
-  decoder.finish();
-  return { method, params };
 }
 
 function toFault(value: XmlRpcValue, fail: Fail): XmlRpcFault {

@@ -62,8 +62,6 @@ export interface WatcherOptions {
 
 /** What the watcher reports. */
 export type WatchEvent =
-  /** A hint arrived and settling has begun (for the program's state machine and debug). */
-  | { type: "FileActivity" }
   /** The settled content differs from the last version reported (or the baseline). */
   | { type: "VersionSeen"; version: Version }
   /** The file disappeared; reported once until a version is read again. */
@@ -146,11 +144,6 @@ export class VersionWatcher implements AsyncDisposable {
     log.info("Watching {path} with {watchCount} watches", { path: this.#path, watchCount });
     this.#scheduleRecheck();
     return baseline;
-  }
-
-  /** Forces a re-read now (used by the program after e.g. a supervisord outage). */
-  recheck(): void {
-    if (this.#phase === "started") this.#enqueue("full");
   }
 
   /** Releases every watch and timer; resolves when all are closed. No event is delivered after. */
@@ -254,10 +247,8 @@ export class VersionWatcher implements AsyncDisposable {
   #hint(hint: Hint): void {
     if (this.#phase !== "started") return;
     const now = this.#clock.now();
-    const wasIdle = this.#settleState.phase === "idle";
     const next = settleOnHint(this.#settleState, hint, now, this.#settle);
     this.#settleState = next;
-    if (wasIdle) this.#emit({ type: "FileActivity" });
     this.#armSettleTimer(next.deadlineAt - now);
   }
 

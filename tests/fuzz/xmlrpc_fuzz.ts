@@ -14,13 +14,11 @@
 import { XmlRpcFault, XmlRpcSyntaxError } from "../../lib/errors.ts";
 import {
   type DecodeLimits,
-  decodeMethodCall,
   decodeMethodResponse,
-  encodeFault,
   encodeMethodCall,
-  encodeMethodResponse,
   type XmlRpcValue,
 } from "../../lib/supervisor/xmlrpc.ts";
+import { decodeMethodCall, encodeFault, encodeMethodResponse } from "../support/xmlrpc_server.ts";
 import {
   caseSeed,
   diffValues,

@@ -510,7 +510,7 @@ Deno.test("readConfConnection() reaches the supervisord that supervisorctl -c FI
       assert.equal(connection.serverUrl, check.expectedUrl(sv));
       const client = createClient({ ...connection, timeoutMs: 10_000 });
       assert.deepEqual(await client.getState(), { code: 1, name: "RUNNING" });
-      assert.equal(await client.getPid(), ctlPid);
+      assert.equal(await client.call("supervisor.getPID"), ctlPid);
       const names = (await client.getAllProcessInfo()).map((info) => info.name);
       assert.deepEqual(names, [check.program]);
     });
@@ -546,7 +546,7 @@ Deno.test("readConfConnection() falls back to the server sections of a running s
       password: "from-server",
       source: `[unix_http_server] in ${sv.dir}/conf.d/server.conf`,
     });
-    assert.equal(await createClient(connection).getPid(), sv.pid);
+    assert.equal(await createClient(connection).call("supervisor.getPID"), sv.pid);
   });
 
   await t.step(
@@ -579,7 +579,7 @@ Deno.test("readConfConnection() falls back to the server sections of a running s
         source: `[inet_http_server] in ${sv.dir}/inet.conf, credentials from [supervisorctl] in ` +
           other,
       });
-      assert.equal(await createClient(connection).getPid(), sv.pid);
+      assert.equal(await createClient(connection).call("supervisor.getPID"), sv.pid);
       // Without [supervisorctl]'s password, the hash is useless to a client: a clear error.
       await sv.writeFile("client.conf", "[include]\nfiles = inet.conf\n");
       await assertRejectsWith(

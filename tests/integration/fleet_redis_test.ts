@@ -1,7 +1,10 @@
 /**
  * RedisFleet against a real redis-server (one per test, started and always stopped by
- * `tests/support/redis.ts`): slots, FIFO, leases, canaries, halts, a Redis restart mid-rollout,
- * authentication and unreachable servers. Leases are short (1.5 s) so expiry shows in real time.
+ * `tests/support/redis.ts`): what only the Redis engine has. A network partition seen in Redis's
+ * own slot set, `--fleet-id` claims through `startFleet`, a Redis restart that loses its data
+ * mid-rollout, authentication, TLS, unreachable servers and wake-up latency. The rules every
+ * engine shares (slots, arrival order, leases, canaries, halts, release, identity claims) are in
+ * the contract: tests/integration/fleet_contract_redis_test.ts. Leases are short (1.5 s).
  */
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
@@ -9,6 +12,7 @@ import {
   FleetIdentityError,
   FleetUnavailableError,
   type FleetVersion,
+  type HostOutcome,
 } from "../../lib/fleet/fleet.ts";
 import { RedisFleet, type RedisFleetOptions } from "../../lib/fleet/redis_fleet.ts";
 import { type Config, parseConfig } from "../../lib/config.ts";
@@ -18,9 +22,8 @@ import { RedisConnection } from "../../lib/fleet/redis_connection.ts";
 import { freePort, PausableProxy, type RedisServer, startRedis } from "../support/redis.ts";
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };
-const V2: FleetVersion = { hash: "bbb222", label: "v2" };
 const LEASE_MS = 1_500;
-const OK = { outcome: "success", ok: true, detail: "" };
+const OK: HostOutcome = { outcome: "success", ok: true, detail: "" };
 
 function fleet(redis: RedisServer, hostId: string, options: Partial<RedisFleetOptions> = {}) {
   return new RedisFleet(redis.url, redis.password, {
@@ -92,99 +95,6 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | "p
     clearTimeout(timer);
   }
 }
-
-Deno.test("RedisFleet.acquire() keeps 8 hosts to 2 slots and grants them in arrival order", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 8, { maxParallel: 2 });
-  let holding = 0;
-  let maxHolding = 0;
-  const order: string[] = [];
-  const runs: Promise<void>[] = [];
-  for (const [i, host] of hosts.entries()) {
-    runs.push((async () => {
-      const decision = await host.acquire(V1, new AbortController().signal);
-      assert.deepEqual(decision, { kind: "go", canary: false });
-      order.push(`h${i + 1}`);
-      maxHolding = Math.max(maxHolding, ++holding);
-      await sleep(50 + 25 * i); // distinct hold times: no two slots free at the same moment
-      holding--;
-      await host.finish(V1, OK);
-    })());
-    await registered(hosts[0]!, `h${i + 1}`); // arrival order h1, h2, …
-  }
-  await Promise.all(runs);
-  assert.equal(maxHolding, 2);
-  // h1 and h2 are granted at once (in either order of resolution), then one by one.
-  assert.deepEqual(order.slice(0, 2).sort(), ["h1", "h2"]);
-  assert.deepEqual(order.slice(2), ["h3", "h4", "h5", "h6", "h7", "h8"]);
-  const status = await hosts[0]!.status();
-  assert.equal(status.version?.label, "v1");
-  assert.deepEqual(
-    status.hosts.map((h) => [h.hostId, h.state]),
-    hosts.map((_, i) => [`h${i + 1}`, "done"]),
-  );
-  assert.deepEqual(status.slots, []);
-});
-
-Deno.test("RedisFleet.acquire() frees a dead holder's slot after its lease, not before", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 2);
-  const [dead, next] = hosts as unknown as [RedisFleet, RedisFleet];
-  assert.deepEqual(await dead.acquire(V1, never()), { kind: "go", canary: false });
-  await dead.abandon();
-  const started = Date.now();
-  assert.deepEqual(await next.acquire(V1, never()), { kind: "go", canary: false });
-  const waited = Date.now() - started;
-  assert.ok(waited >= LEASE_MS - 400 && waited < LEASE_MS + 1_000, `waited ${waited} ms`);
-  const status = await next.status();
-  assert.deepEqual(status.slots, ["h2"]);
-  assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.detail]), [
-    ["h1", "restarting", "stopped renewing its lease"],
-    ["h2", "restarting", ""],
-  ]);
-  await next.finish(V1, OK);
-});
-
-Deno.test("RedisFleet keeps a slot renewed past its lease while the holder restarts", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 2);
-  const [holder, next] = hosts as unknown as [RedisFleet, RedisFleet];
-  await holder.acquire(V1, never());
-  const waiting = next.acquire(V1, never());
-  assert.equal(await settledWithin(waiting, 2 * LEASE_MS), "pending");
-  await holder.finish(V1, OK);
-  assert.deepEqual(await settledWithin(waiting, 500), { kind: "go", canary: false });
-  await next.finish(V1, OK);
-});
-
-Deno.test("RedisFleet.release() frees the slot without an outcome; acquire() queues the host again", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 2);
-  const [h1, h2] = hosts as unknown as [RedisFleet, RedisFleet];
-  assert.deepEqual(await h1.acquire(V1, never()), { kind: "go", canary: false });
-  const waiting = h2.acquire(V1, never());
-  await registered(h1, "h2");
-  await h1.release(V1);
-  await h1.release(V1); // idempotent
-  assert.deepEqual(await settledWithin(waiting, 2_000), { kind: "go", canary: false });
-  // Past several leases and heartbeat TTLs: h1 is still registered, nothing halted.
-  await sleep(2 * LEASE_MS);
-  const status = await h1.status();
-  assert.equal(status.halted, null);
-  assert.deepEqual(status.slots, ["h2"]);
-  assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.outcome, h.detail]), [
-    ["h1", "waiting", null, "gave its slot back; queues again when it can restart"],
-    ["h2", "restarting", null, ""],
-  ]);
-  const again = h1.acquire(V1, never());
-  assert.equal(await settledWithin(again, 300), "pending");
-  await h2.finish(V1, OK);
-  assert.deepEqual(await settledWithin(again, 2_000), { kind: "go", canary: false });
-  await h1.finish(V1, OK);
-  assert.deepEqual((await h1.status()).hosts.map((h) => h.state), ["done", "done"]);
-  await h2.close();
-  await assert.rejects(h2.release(V1), FleetUnavailableError);
-});
 
 Deno.test("RedisFleet: a holder cut off from Redis past its lease loses its slot; never 2 holders at max 1", async () => {
   await using redis = await startRedis();
@@ -259,49 +169,6 @@ Deno.test("RedisFleet: a holder cut off from Redis past its lease loses its slot
   }
 });
 
-Deno.test("RedisFleet.join() refuses a second live process with the same id until the first is gone", async () => {
-  await using redis = await startRedis();
-  const refusal = (instance: string) =>
-    new RegExp(
-      `^Cannot join fleet "web" as "h1": another releasemon process already uses that id \\(${instance}; if that process is gone, the id is free within [\\d.]+ (ms|seconds?)\\); give each host a unique --fleet-id$`,
-    );
-  await using first = fleet(redis, "h1", { instance: 'pid 101 on "web-a"' });
-  await first.join();
-  await sleep(2 * LEASE_MS); // the claim outlives its TTL while its process lives
-  await using second = fleet(redis, "h1", { instance: 'pid 202 on "web-b"' });
-  const error = await second.join().then(() => null, (e: unknown) => e);
-  assert.ok(error instanceof FleetIdentityError, String(error));
-  assert.match(error.message, refusal('pid 101 on "web-a"'));
-  await assert.rejects(second.acquire(V1, never()), FleetIdentityError);
-  // Other ids, and the same id in another group, are fine.
-  await using other = fleet(redis, "h2");
-  await other.join();
-  await using elsewhere = fleet(redis, "h1", { group: "api" });
-  await elsewhere.join();
-  // A clean shutdown frees the id at once.
-  await first.close();
-  await using third = fleet(redis, "h1", { instance: 'pid 303 on "web-a"' });
-  await third.join();
-  assert.deepEqual(await third.acquire(V1, never()), { kind: "go", canary: false });
-  // A crash leaves the claim behind for at most one lease.
-  await third.abandon();
-  await using fourth = fleet(redis, "h1", { instance: 'pid 404 on "web-a"' });
-  await assert.rejects(fourth.join(), {
-    name: "FleetIdentityError",
-    message: refusal('pid 303 on "web-a"'),
-  });
-  const deadline = Date.now() + 4 * LEASE_MS;
-  for (;;) {
-    const joined = await fourth.join().then(() => true, (e: unknown) => {
-      if (!(e instanceof FleetIdentityError)) throw e;
-      return false;
-    });
-    if (joined) break;
-    assert.ok(Date.now() < deadline, "the crashed process's claim never expired");
-    await sleep(50);
-  }
-});
-
 Deno.test("startFleet() refuses to start a second releasemon with the same --fleet-id", async () => {
   await using redis = await startRedis();
   const config = (id: string) => {
@@ -343,125 +210,6 @@ Deno.test("startFleet() refuses to start a second releasemon with the same --fle
   await crashed.abandon();
   const restarted = await startFleet(config("web-1"));
   await restarted.close();
-});
-
-Deno.test("RedisFleet.acquire() claims the id when join() was not possible at start-up", async () => {
-  await using redis = await startRedis();
-  await using first = fleet(redis, "h1");
-  assert.deepEqual(await first.acquire(V1, never()), { kind: "go", canary: false });
-  await using second = fleet(redis, "h1");
-  await assert.rejects(second.acquire(V2, never()), { name: "FleetIdentityError" });
-  await first.finish(V1, OK);
-  assert.deepEqual((await first.status()).hosts.map((h) => [h.hostId, h.state]), [["h1", "done"]]);
-});
-
-Deno.test("RedisFleet with canary 1 lets nobody go before the canary's success", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 4, { maxParallel: 3, canary: 1 });
-  const [canary, ...others] = hosts as unknown as [RedisFleet, ...RedisFleet[]];
-  assert.deepEqual(await canary.acquire(V1, never()), { kind: "go", canary: true });
-  const waiting = others.map((host) => host.acquire(V1, never()));
-  assert.equal(await settledWithin(Promise.race(waiting), 600), "pending");
-  await canary.finish(V1, OK);
-  const decisions = await settledWithin(Promise.all(waiting), 500);
-  assert.deepEqual(decisions, Array(3).fill({ kind: "go", canary: false }));
-  for (const host of others) await host.finish(V1, OK);
-  const status = await canary.status(V1.hash);
-  assert.deepEqual(status.hosts.map((h) => h.state), Array(4).fill("done"));
-});
-
-Deno.test("RedisFleet halts the version when the canary dies mid-restart", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 2, { maxParallel: 2, canary: 1 });
-  const [canary, other] = hosts as unknown as [RedisFleet, RedisFleet];
-  await canary.acquire(V1, never());
-  const waiting = other.acquire(V1, never());
-  await canary.abandon();
-  const reason = 'canary host "h1" stopped renewing its lease before finishing';
-  assert.deepEqual(await settledWithin(waiting, LEASE_MS + 1_000), { kind: "halted", reason });
-  const status = await other.status();
-  assert.equal(status.halted?.reason, reason);
-  assert.equal(status.halted?.by, "h1");
-});
-
-Deno.test("RedisFleet.finish() with a failure halts waiting hosts promptly; resume() clears it", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 5);
-  const [failing, a, b, late, after] = hosts as unknown as [
-    RedisFleet,
-    RedisFleet,
-    RedisFleet,
-    RedisFleet,
-    RedisFleet,
-  ];
-  await failing.acquire(V1, never());
-  const waiting = [a.acquire(V1, never())];
-  await registered(failing, "h2");
-  waiting.push(b.acquire(V1, never()));
-  await registered(failing, "h3");
-  const before = Date.now();
-  await failing.finish(V1, { outcome: "partial", ok: false, detail: "web:app: SPAWN_ERROR" });
-  const reason = 'host "h1" reported partial: web:app: SPAWN_ERROR';
-  assert.deepEqual(await settledWithin(Promise.all(waiting), 300), [
-    { kind: "halted", reason },
-    { kind: "halted", reason },
-  ]);
-  assert.ok(Date.now() - before < 300);
-  assert.deepEqual(await late.acquire(V1, never()), { kind: "halted", reason });
-  await a.finish(V1, { outcome: "failed", ok: false, detail: "later failure" });
-  const status = await failing.status();
-  assert.equal(status.halted?.reason, reason, "the first failure's reason wins");
-  assert.equal(status.halted?.by, "h1");
-  assert.ok(Math.abs((status.halted?.at ?? 0) - before) < 1_000);
-  assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state]), [
-    ["h1", "failed"],
-    ["h2", "skipped"],
-    ["h3", "skipped"],
-    ["h4", "skipped"],
-  ]);
-  assert.equal(await after.resume(), true);
-  assert.equal(await after.resume(), false);
-  assert.deepEqual(await after.acquire(V1, never()), { kind: "go", canary: false });
-  await after.finish(V1, OK);
-  assert.deepEqual(await b.acquire(V2, never()), { kind: "go", canary: false }, "v2 starts fresh");
-  await b.finish(V2, OK);
-  assert.equal((await a.status()).version?.hash, V2.hash);
-});
-
-Deno.test("RedisFleet.finish() is idempotent", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 2);
-  const [first, second] = hosts as unknown as [RedisFleet, RedisFleet];
-  await first.acquire(V1, never());
-  const waiting = second.acquire(V1, never());
-  await first.finish(V1, OK);
-  await first.finish(V1, OK);
-  await first.finish(V1, { outcome: "failed", ok: false, detail: "late" });
-  assert.deepEqual(await waiting, { kind: "go", canary: false });
-  const status = await first.status();
-  assert.equal(status.halted, null);
-  assert.deepEqual(status.hosts.map((h) => [h.hostId, h.state, h.outcome]), [
-    ["h1", "done", "success"],
-    ["h2", "restarting", null],
-  ]);
-  assert.deepEqual(status.slots, ["h2"]);
-});
-
-Deno.test("RedisFleet.acquire() rejects with the abort reason and gives its place up", async () => {
-  await using redis = await startRedis();
-  await using hosts = await fleets(redis, 3);
-  const [holder, quitter, next] = hosts as unknown as [RedisFleet, RedisFleet, RedisFleet];
-  await holder.acquire(V1, never());
-  const controller = new AbortController();
-  const aborted = quitter.acquire(V1, controller.signal);
-  await sleep(100);
-  const waiting = next.acquire(V1, never());
-  await sleep(100);
-  controller.abort(new Error("stopping"));
-  await assert.rejects(aborted, { message: "stopping" });
-  await sleep(100);
-  await holder.finish(V1, OK);
-  assert.deepEqual(await settledWithin(waiting, 500), { kind: "go", canary: false });
 });
 
 Deno.test("RedisFleet survives a Redis restart mid-rollout: every host finishes once", async () => {

@@ -37,9 +37,9 @@ Deno.test("SupervisorClient against a real supervisord on a unix socket", async 
     assert.deepEqual(await client.getState(), { code: 1, name: "RUNNING" });
   });
 
-  await t.step("getPid() and getSupervisorVersion() answer", async () => {
-    assert.equal(await client.getPid(), sv.pid);
-    assert.equal(await client.getSupervisorVersion(), "4.2.5");
+  await t.step("call() answers supervisor.getPID and supervisor.getSupervisorVersion", async () => {
+    assert.equal(await client.call("supervisor.getPID"), sv.pid);
+    assert.equal(await client.call("supervisor.getSupervisorVersion"), "4.2.5");
   });
 
   await t.step("getAllProcessInfo() gives namespecs and typed states", async () => {

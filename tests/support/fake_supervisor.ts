@@ -25,12 +25,8 @@ import {
   type ProcessStateName,
 } from "../../lib/supervisor/states.ts";
 import type { Transport } from "../../lib/supervisor/transport.ts";
-import {
-  decodeMethodCall,
-  encodeFault,
-  encodeMethodResponse,
-  type XmlRpcValue,
-} from "../../lib/supervisor/xmlrpc.ts";
+import type { XmlRpcValue } from "../../lib/supervisor/xmlrpc.ts";
+import { decodeMethodCall, encodeFault, encodeMethodResponse } from "./xmlrpc_server.ts";
 
 interface FakeProcess {
   name: string;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { quoteVersion, redact, resetLogging, setupLogging } from "../../lib/log.ts";
+import { reset } from "@logtape/logtape";
+import { quoteVersion, redact, setupLogging } from "../../lib/log.ts";
 
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
 
@@ -23,7 +24,7 @@ async function capture(
   try {
     fn(lines);
   } finally {
-    await resetLogging();
+    await reset();
   }
 }
 

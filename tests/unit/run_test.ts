@@ -9,7 +9,7 @@ import type { Config } from "../../lib/config.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { FleetCoordinator } from "../../lib/fleet/coordinator.ts";
 import type { Fleet, FleetVersion, HostOutcome, SlotDecision } from "../../lib/fleet/fleet.ts";
-import { MemoryFleet, MemoryFleetState } from "../../lib/fleet/memory_fleet.ts";
+import { MemoryFleet, MemoryFleetState } from "../support/memory_fleet.ts";
 import { run } from "../../lib/run.ts";
 import type { Version, VersionWatcher, WatchEvent } from "../../lib/watch/watcher.ts";
 import { FakeClock } from "../support/fake_clock.ts";

@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
 import { XmlRpcFault, XmlRpcSyntaxError } from "../../lib/errors.ts";
 import {
-  decodeMethodCall,
   decodeMethodResponse,
-  encodeFault,
   encodeMethodCall,
-  encodeMethodResponse,
   XmlRpcDouble,
   type XmlRpcValue,
 } from "../../lib/supervisor/xmlrpc.ts";
+import { decodeMethodCall, encodeFault, encodeMethodResponse } from "../support/xmlrpc_server.ts";
 import {
   diffValues,
   processInfo,

@@ -1,6 +1,6 @@
 /**
  * {@linkcode Fleet} in process: several `MemoryFleet`s sharing one {@linkcode MemoryFleetState} are
- * several hosts of a fleet. Same rules as the Redis engine (`scripts.ts`, step by step), on an
+ * several hosts of a fleet. Same rules as the Redis engine (`lib/fleet/scripts.ts`, step by step), on an
  * injected {@linkcode Clock}, for fast tests of the semantics and of the program.
  *
  * ```ts
@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import { type Clock, systemClock, type TimerHandle } from "../../lib/clock.ts";
 import {
   type Fleet,
   type FleetOptions,
@@ -24,8 +24,8 @@ import {
   type HostOutcome,
   type RolloutStatus,
   type SlotDecision,
-} from "./fleet.ts";
-import { MemoryEngine, type MemoryGroup, newGroup } from "./_memory_engine.ts";
+} from "../../lib/fleet/fleet.ts";
+import { MemoryEngine, type MemoryGroup, newGroup } from "./memory_fleet_engine.ts";
 import {
   type CheckedOptions,
   checkOptions,
@@ -33,7 +33,7 @@ import {
   identityConflict,
   logLostSlot,
   lostSlotDetail,
-} from "./_validate.ts";
+} from "../../lib/fleet/_validate.ts";
 
 const _GROUPS: unique symbol = Symbol("groups");
 

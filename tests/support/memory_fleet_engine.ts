@@ -1,5 +1,5 @@
 /**
- * The fleet rules over in-memory data: the TypeScript twin of the Lua scripts in `scripts.ts`
+ * The fleet rules over in-memory data: the TypeScript twin of the Lua scripts in `lib/fleet/scripts.ts`
  * (same steps, same names), used by `memory_fleet.ts`. Pure: time comes in as `now`.
  *
  * @module
@@ -10,16 +10,28 @@ import type {
   HostRecord,
   RolloutStatus,
   SlotDecision,
-} from "./fleet.ts";
-import {
-  type CheckedOptions,
-  emptyStatus,
-  failureReason,
-  finishedState,
-  LOST_SLOT_DETAIL,
-  lostCanaryReason,
-  STAND_BY_DETAIL,
-} from "./_validate.ts";
+} from "../../lib/fleet/fleet.ts";
+import { type CheckedOptions, emptyStatus, LOST_SLOT_DETAIL } from "../../lib/fleet/_validate.ts";
+
+/** The record state a finished outcome leads to. */
+function finishedState(outcome: HostOutcome): HostRecord["state"] {
+  if (outcome.outcome === "skipped") return "skipped";
+  return outcome.ok ? "done" : "failed";
+}
+
+/** The halt reason of a failed outcome. */
+function failureReason(hostId: string, outcome: HostOutcome): string {
+  const suffix = outcome.detail === "" ? "" : `: ${outcome.detail}`;
+  return `host "${hostId}" reported ${outcome.outcome}${suffix}`;
+}
+
+/** The halt reason when a canary goes away before finishing. */
+function lostCanaryReason(hostId: string, what: string): string {
+  return `canary host "${hostId}" ${what} before finishing`;
+}
+
+/** Record detail of a host that gave its slot back (`Fleet.release`); `lib/fleet/scripts.ts` has a copy. */
+const STAND_BY_DETAIL = "gave its slot back; queues again when it can restart";
 
 type Role = "" | "canary" | "regular";
 
