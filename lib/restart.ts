@@ -177,10 +177,6 @@ class Batch {
       .map(([namespec]) => namespec);
   }
 
-  phaseOf(namespec: string): ProgramState["phase"] | undefined {
-    return this.#states.get(namespec)?.phase;
-  }
-
   /** Feeds `observation` to every program still open. */
   observeAll(observation: ProgramObservation): void {
     for (const namespec of this.open()) this.observe(namespec, observation);
@@ -194,30 +190,21 @@ class Batch {
     this.#states.set(namespec, step.state);
     let call: "stop" | "start" | null = null;
     for (const action of step.actions) {
-      switch (action.type) {
-        case "SendStop":
-          call = "stop";
-          break;
-        case "SendStart":
-          call = "start";
-          break;
-        case "ReportRestarted":
-          this.result.restarted.push(namespec);
-          log.info("Restarted {namespec} (pid {oldPid} → {pid})", {
-            namespec,
-            oldPid: before.info.pid,
-            pid: action.pid,
-          });
-          break;
-        case "ReportFailed":
-          this.result.failed.push({ namespec, reason: action.reason });
-          log.error(`Cannot ${this.#action} {namespec}: {reason}`, {
-            namespec,
-            reason: action.reason,
-          });
-          break;
-        case "ReportPending":
-          this.result.pending.push(namespec);
+      if (action.type === "SendStop") call = "stop";
+      else if (action.type === "SendStart") call = "start";
+      else if (action.type === "ReportPending") this.result.pending.push(namespec);
+      else if (action.type === "ReportRestarted") {
+        this.result.restarted.push(namespec);
+        const oldPid = before.info.pid;
+        log.info("Restarted {namespec} (pid {oldPid} → {pid})", {
+          namespec,
+          oldPid,
+          pid: action.pid,
+        });
+      } else {
+        const reason = action.reason;
+        this.result.failed.push({ namespec, reason });
+        log.error(`Cannot ${this.#action} {namespec}: {reason}`, { namespec, reason });
       }
     }
     return call;
@@ -274,10 +261,9 @@ async function startAll(
 
 /** Programs with startsecs=0 are RUNNING by the end of the start call: no extra poll. */
 function readBack(batch: Batch, infos: readonly ProcessInfo[] | null): void {
+  const starting = new Set(batch.open("starting"));
   for (const info of infos ?? []) {
-    if (batch.phaseOf(info.namespec) === "starting") {
-      batch.observe(info.namespec, { type: "Polled", info });
-    }
+    if (starting.has(info.namespec)) batch.observe(info.namespec, { type: "Polled", info });
   }
 }
 
