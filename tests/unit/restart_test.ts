@@ -6,16 +6,21 @@ import {
   SupervisorUnavailableError,
   XmlRpcSyntaxError,
 } from "../../lib/errors.ts";
-import { restartPrograms } from "../../lib/restart.ts";
+import { type RestartOptions, restartPrograms } from "../../lib/restart.ts";
 import type { ProcessInfo } from "../../lib/supervisor/client.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import { FakeSupervisor } from "../support/fake_supervisor.ts";
 
 /** Restarts under fake time: every poll and pause passes at once; `clock` shows the time spent. */
-async function restart(fake: FakeSupervisor, infos: ProcessInfo[], shown?: FakeClock) {
+async function restart(
+  fake: FakeSupervisor,
+  infos: ProcessInfo[],
+  shown?: FakeClock,
+  options: RestartOptions = {},
+) {
   using own = new FakeClock(0);
   const clock = shown ?? own;
-  return await clock.runUntilSettled(restartPrograms(fake.client(), infos, { clock }));
+  return await clock.runUntilSettled(restartPrograms(fake.client(), infos, { ...options, clock }));
 }
 
 async function targets(fake: FakeSupervisor) {
@@ -108,6 +113,32 @@ Deno.test("restartPrograms() uses one multicall and one poller beyond 16 program
   assert.ok(fake.calls.filter((c) => c === "system.multicall").length <= 4);
   assert.equal(fake.calls.filter((c) => c === "supervisor.stopProcess").length, 20);
   assert.equal(fake.calls.filter((c) => c === "supervisor.startProcess").length, 20);
+});
+
+Deno.test("restartPrograms() fails a program still in BACKOFF after --start-timeout, on its clock", async () => {
+  const fake = new FakeSupervisor().add("g:ok").add("g:stuck");
+  fake.onStart("g:stuck", ["STARTING", "BACKOFF"]);
+  using clock = new FakeClock(0);
+  const result = await restart(fake, await targets(fake), clock, { startTimeoutMs: 60_000 });
+  assert.deepEqual(result, {
+    restarted: ["g:ok"],
+    failed: [{ namespec: "g:stuck", reason: "not RUNNING 1 minute after start (--start-timeout)" }],
+    pending: [],
+  });
+  // Given up at the first poll past the timeout (polls are 100 ms apart by then).
+  assert.ok(clock.now() > 60_000 && clock.now() <= 60_200, String(clock.now()));
+});
+
+Deno.test("restartPrograms() starts what it stopped when aborted, then stops waiting for RUNNING", async () => {
+  const fake = new FakeSupervisor().add("g:a").add("g:b");
+  const controller = new AbortController();
+  controller.abort();
+  const options = { signal: controller.signal };
+  const result = await restart(fake, await targets(fake), undefined, options);
+  // Both were STARTING at the read-back after their starts: not waited for any longer.
+  assert.deepEqual(result, { restarted: [], failed: [], pending: ["g:a", "g:b"] });
+  assert.equal(fake.calls.filter((c) => c === "supervisor.startProcess").length, 2);
+  assert.ok([...fake.processes.values()].every((p) => p.state !== "STOPPED"));
 });
 
 /** Each kind of error a call can end in mid-restart. */
