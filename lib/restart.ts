@@ -16,6 +16,9 @@
  * garbled answer are ridden out for a grace period (`_ride_out.ts`), then every program not yet
  * RUNNING is reported failed with the error's text.
  *
+ * What each program does next is decided by a pure reducer (`_restart_program.ts`); this module
+ * only makes the calls, feeds the answers back, and waits on the injected `Clock`.
+ *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
