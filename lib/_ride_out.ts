@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { type Clock, monotonicClock, sleep } from "./clock.ts";
 import { formatDuration } from "./delay.ts";
 import { SupervisorFault } from "./errors.ts";
 import type { ProcessInfo, SupervisorClient } from "./supervisor/client.ts";
@@ -14,8 +15,7 @@ import { STOPPED_STATES } from "./supervisor/states.ts";
 
 /** How long calls that fail are retried, and the clock they are measured on. */
 export interface Pace {
-  sleep: (ms: number) => Promise<void>;
-  now: () => number;
+  clock: Clock;
   /** How long to keep trying while calls fail. @default 30_000 */
   graceMs: number;
 }
@@ -26,15 +26,9 @@ export const UNREACHABLE_GRACE_MS = 30_000;
 /** Pause between attempts while calls fail. */
 export const RETRY_PAUSE_MS = 250;
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** The pace for injected `sleep`/`now` (tests), or real time. */
-export function paceOf(options: { sleep?: (ms: number) => Promise<void>; now?: () => number }) {
-  return {
-    sleep: options.sleep ?? defaultSleep,
-    now: options.now ?? (() => performance.now()),
-    graceMs: UNREACHABLE_GRACE_MS,
-  } satisfies Pace;
+/** The pace on `clock` (a fake one in tests), by default real time that never jumps. */
+export function paceOf(clock: Clock = monotonicClock): Pace {
+  return { clock, graceMs: UNREACHABLE_GRACE_MS };
 }
 
 /** Text for any failure, for a program's reason. */
@@ -47,14 +41,14 @@ export function errorText(error: unknown): string {
  * at once; any other error is retried for `pace.graceMs`, then the last one is thrown.
  */
 export async function patiently<T>(pace: Pace, call: () => Promise<T>): Promise<T> {
-  const since = pace.now();
+  const since = pace.clock.now();
   for (;;) {
     try {
       return await call();
     } catch (error) {
       if (error instanceof SupervisorFault) throw error;
-      if (pace.now() - since >= pace.graceMs) throw error;
-      await pace.sleep(RETRY_PAUSE_MS);
+      if (pace.clock.now() - since >= pace.graceMs) throw error;
+      await sleep(pace.clock, RETRY_PAUSE_MS);
     }
   }
 }
@@ -70,7 +64,8 @@ export async function waitUntilStopped(
   pace: Pace,
   stopTimeoutMs: number,
 ): Promise<Map<string, string>> {
-  const started = pace.now();
+  const { clock } = pace;
+  const started = clock.now();
   let open = [...namespecs];
   let failingSince: number | null = null;
   while (open.length > 0) {
@@ -79,11 +74,11 @@ export async function waitUntilStopped(
       infos = await client.getAllProcessInfo();
       failingSince = null;
     } catch (error) {
-      failingSince ??= pace.now();
-      if (pace.now() - failingSince >= pace.graceMs) {
+      failingSince ??= clock.now();
+      if (clock.now() - failingSince >= pace.graceMs) {
         return new Map(open.map((n) => [n, `lost contact with supervisord: ${errorText(error)}`]));
       }
-      await pace.sleep(RETRY_PAUSE_MS);
+      await sleep(clock, RETRY_PAUSE_MS);
       continue;
     }
     const state = new Map(infos.map((info) => [info.namespec, info.state]));
@@ -92,12 +87,12 @@ export async function waitUntilStopped(
       return now !== undefined && !STOPPED_STATES.includes(now);
     });
     if (open.length === 0) break;
-    if (pace.now() - started >= stopTimeoutMs) {
+    if (clock.now() - started >= stopTimeoutMs) {
       return new Map(
         open.map((n) => [n, `still ${state.get(n)} after ${formatDuration(stopTimeoutMs)}`]),
       );
     }
-    await pace.sleep(pollMs(pace.now() - started));
+    await sleep(clock, pollMs(clock.now() - started));
   }
   return new Map();
 }

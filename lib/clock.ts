@@ -44,3 +44,13 @@ export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Prom
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * The real timers, with a `now()` that never jumps (the monotonic clock, counted from the epoch at
+ * process start): for measuring how long something took or waited, immune to the wall clock being
+ * set. Its `now()` drifts from {@linkcode systemClock}'s; never compare the two.
+ */
+export const monotonicClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimer: systemClock.setTimer,
+};

@@ -22,7 +22,7 @@
  * Once something is stopped nothing throws: failed calls are ridden out (`_ride_out.ts`) and end
  * as per-program failures. A dry run never calls `reloadConfig` (it is a write).
  *
- * `planConfigUpdate` is pure; `applyConfigUpdate` does the calls.
+ * `planConfigUpdate` (`_config_plan.ts`) is pure; `applyConfigUpdate` does the calls.
  *
  * @module
  */
@@ -31,29 +31,15 @@ import { errorText, type Pace, paceOf, patiently, waitUntilStopped } from "./_ri
 import { SupervisorFault } from "./errors.ts";
 import type { ProgramFailure } from "./restart_report.ts";
 import { describeFault, startPrograms } from "./restart.ts";
-import { isSelf, matchesProgram, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
-import type {
-  ConfigChanges,
-  ProcessInfo,
-  ProgramConfig,
-  SupervisorClient,
-} from "./supervisor/client.ts";
+import { type ConfigPlan, stub } from "./_config_plan.ts";
+import { type Clock, sleep } from "./clock.ts";
+import type { ProcessInfo, ProgramConfig, SupervisorClient } from "./supervisor/client.ts";
 import { isRunningState } from "./supervisor/states.ts";
 
-const log = getLogger(["releasemon", "config"]);
+export { logConfigDryRun, logConfigPlan, planConfigUpdate } from "./_config_plan.ts";
+export type { ConfigPlan } from "./_config_plan.ts";
 
-export interface ConfigPlan {
-  /** Changed groups made only of targets: re-created with their new definition. */
-  recreate: string[];
-  /** New groups that match the selection. */
-  add: string[];
-  /** Removed groups that held targets. */
-  remove: string[];
-  /** Changed groups that also hold non-targets: left alone, with the non-target programs. */
-  mixed: { group: string; others: string[] }[];
-  /** releasemon's own group, when its definition changed. */
-  selfChanged: string | null;
-}
+const log = getLogger(["releasemon", "config"]);
 
 /** What the config step did, for the log, the post command and the normal restart after it. */
 export interface ConfigResult {
@@ -66,96 +52,13 @@ export interface ConfigResult {
   handled: Set<string>;
 }
 
-function selectedBy(selection: TargetSelection, program: { name: string; group: string }): boolean {
-  if (selection.any || selection.groups.includes(program.group)) return true;
-  const asInfo = { name: program.name, group: program.group } as ProcessInfo;
-  return selection.programs.some((pattern) => matchesProgram(asInfo, pattern));
-}
-
-export function planConfigUpdate(
-  changes: ConfigChanges,
-  running: readonly ProcessInfo[],
-  configured: readonly ProgramConfig[],
-  selection: TargetSelection,
-  self: SelfIdentity,
-): ConfigPlan {
-  const plan: ConfigPlan = { recreate: [], add: [], remove: [], mixed: [], selfChanged: null };
-  const inGroup = (group: string) => running.filter((info) => info.group === group);
-  for (const group of changes.changed) {
-    const members = inGroup(group);
-    if (members.some((info) => isSelf(info, self))) {
-      plan.selfChanged = group;
-      continue;
-    }
-    const others = members.filter((info) => !selectedBy(selection, info));
-    if (others.length === members.length) continue; // holds no targets
-    if (others.length > 0) plan.mixed.push({ group, others: others.map((i) => i.namespec) });
-    else plan.recreate.push(group);
-  }
-  for (const group of changes.added) {
-    if (configured.some((c) => c.group === group && selectedBy(selection, c))) plan.add.push(group);
-  }
-  for (const group of changes.removed) {
-    const members = inGroup(group);
-    if (members.some((info) => isSelf(info, self))) continue;
-    if (members.some((info) => selectedBy(selection, info))) plan.remove.push(group);
-  }
-  return plan;
-}
-
-/**
- * A dry run's account of `--update-config`, without `reloadConfig` (a write: it replaces the
- * configuration supervisord would apply). `configured` is the configuration as last read.
- */
-export function logConfigDryRun(
-  configured: readonly ProgramConfig[],
-  selection: TargetSelection,
-  self: SelfIdentity,
-): void {
-  const groups = new Set(
-    configured
-      .filter((c) => selectedBy(selection, c) && !isSelf(stub(c, undefined), self))
-      .map((c) => c.group),
-  );
-  log.info(
-    "Dry run: would re-read supervisord's program definitions (reloadConfig), re-create changed groups made only of targets, add new matching groups and remove those gone; not re-read now, since that changes supervisord's view of its configuration",
-  );
-  log.info("Dry run: groups configured now that hold targets: {groups}", {
-    groups: [...groups].join(" ") || "(none)",
-  });
-}
-
-/** Logs the plan, before it is applied. */
-export function logConfigPlan(plan: ConfigPlan): void {
-  for (const group of plan.recreate) {
-    log.info("Will re-create group {group} with its new definition", { group });
-  }
-  for (const group of plan.add) log.info("Will add new group {group}", { group });
-  for (const group of plan.remove) {
-    log.warning("Will stop and remove group {group}: it is gone from the configuration", { group });
-  }
-  for (const { group, others } of plan.mixed) {
-    log.warning(
-      "Group {group} changed but also holds programs that are not targets ({others}); its targets get a normal restart with the old definition. Apply it with: supervisorctl update {group}",
-      { group, others: others.join(" ") },
-    );
-  }
-  if (plan.selfChanged) {
-    log.warning(
-      "releasemon's own definition (group {group}) changed; restart releasemon to apply it: supervisorctl update {group}",
-      { group: plan.selfChanged },
-    );
-  }
-}
-
 export interface ApplyOptions {
   startTimeoutMs: number;
   signal: AbortSignal;
   /** Give up on a group still stopping after this long (its stopwaitsecs decide). @default 600_000 */
   stopTimeoutMs?: number;
-  /** Injected by tests, with `now`. */
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
+  /** Paces the polls and measures the timeouts and outages. @default monotonicClock */
+  clock?: Clock;
 }
 
 /**
@@ -171,7 +74,7 @@ export async function applyConfigUpdate(
   configured: readonly ProgramConfig[],
   options: ApplyOptions,
 ): Promise<ConfigResult> {
-  const pace = paceOf(options);
+  const pace = paceOf(options.clock);
   const stopTimeoutMs = options.stopTimeoutMs ?? 600_000;
   const takeDown = (group: string, members: readonly ProcessInfo[]) =>
     stopGroup(client, group, members, pace, stopTimeoutMs);
@@ -333,32 +236,15 @@ function reasonOf(error: unknown): string {
   return error instanceof SupervisorFault ? describeFault(error) : errorText(error);
 }
 
-/** A ProcessInfo for a program known only by its configuration (pid 0 when new). */
-function stub(program: ProgramConfig, old: ProcessInfo | undefined): ProcessInfo {
-  return old ?? {
-    name: program.name,
-    group: program.group,
-    namespec: program.namespec,
-    state: "STOPPED",
-    pid: 0,
-    start: 0,
-    stop: 0,
-    now: 0,
-    spawnerr: "",
-    exitstatus: 0,
-    description: "",
-  };
-}
-
 /**
  * Programs the operator had stopped, in a re-created group with autostart: supervisord spawns
  * them on its next loop; stop them once it has (within a few seconds). Best effort: a failed call
  * only means one of them may keep running, which is logged.
  */
 async function stopAgain(client: SupervisorClient, namespecs: string[], pace: Pace): Promise<void> {
-  const deadline = pace.now() + 3_000;
+  const deadline = pace.clock.now() + 3_000;
   let remaining = [...namespecs];
-  while (remaining.length > 0 && pace.now() < deadline) {
+  while (remaining.length > 0 && pace.clock.now() < deadline) {
     try {
       const infos = new Map((await client.getAllProcessInfo()).map((i) => [i.namespec, i]));
       const spawned = remaining.filter((n) => isRunningState(infos.get(n)?.state ?? "STOPPED"));
@@ -379,6 +265,6 @@ async function stopAgain(client: SupervisorClient, namespecs: string[], pace: Pa
         error: errorText(error),
       });
     }
-    if (remaining.length > 0) await pace.sleep(50);
+    if (remaining.length > 0) await sleep(pace.clock, 50);
   }
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { type Clock, monotonicClock, type TimerHandle } from "./clock.ts";
 import type { Outcome } from "./restart_report.ts";
 
 /** What a hook is told about the version it runs for. */
@@ -104,26 +105,27 @@ export function hookEnvironment(
 /**
  * Runs `sh -c command` with releasemon's environment, less {@link HOOK_HIDDEN_VARIABLES}, plus
  * `env`, logging its output, until it exits and its output closes. After `timeoutMs`, or when `signal` aborts, its process group gets
- * SIGTERM and, {@link HOOK_KILL_GRACE_MS} later, SIGKILL. Works with `--allow-run=sh` alone.
+ * SIGTERM and, {@link HOOK_KILL_GRACE_MS} later, SIGKILL, both timed on `clock` (default: real
+ * timers and a `now()` that never jumps). Works with `--allow-run=sh` alone.
  */
 export async function runHook(
   kind: "pre" | "post",
   command: string,
   env: Record<string, string>,
-  options: { timeoutMs: number; signal?: AbortSignal },
+  options: { timeoutMs: number; signal?: AbortSignal; clock?: Clock },
 ): Promise<HookResult> {
-  const { timeoutMs, signal } = options;
+  const { timeoutMs, signal, clock = monotonicClock } = options;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new RangeError(`Cannot run a hook with timeout "${timeoutMs}" ms: must be positive`);
   }
-  const started = performance.now();
+  const started = clock.now();
   const label = `${kind}-restart`;
   const notStarted = (reason: string): HookResult => ({
     ok: false,
     exitCode: null,
     signal: null,
     timedOut: false,
-    durationMs: Math.round(performance.now() - started),
+    durationMs: Math.round(clock.now() - started),
     reason,
   });
   if (signal?.aborted) return notStarted("cancelled before it started");
@@ -148,20 +150,20 @@ export async function runHook(
   logger.debug("{label}: started as process group {pid}", { label, pid: child.pid });
 
   let stopping: "timeout" | "cancelled" | null = null;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  let killTimer: TimerHandle | undefined;
   const kills: Promise<void>[] = [];
   const readers = [child.stdout.getReader(), child.stderr.getReader()];
   const stop = (why: "timeout" | "cancelled") => {
     if (stopping) return;
     stopping = why;
     kills.push(_signalGroup(child, "SIGTERM"));
-    killTimer = setTimeout(() => {
+    killTimer = clock.setTimer(() => {
       kills.push(_signalGroup(child, "SIGKILL"));
       // A process that left the group (setsid) may still hold the pipes: stop reading them.
       for (const reader of readers) reader.cancel().catch(() => {});
     }, HOOK_KILL_GRACE_MS);
   };
-  const timeoutTimer = setTimeout(() => stop("timeout"), timeoutMs);
+  const timeoutTimer = clock.setTimer(() => stop("timeout"), timeoutMs);
   const onAbort = () => stop("cancelled");
   signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -173,15 +175,15 @@ export async function runHook(
       _pumpLines(readers[1]!, (line) => logger.warn`${label}: ${line}`),
     ]);
   } finally {
-    clearTimeout(timeoutTimer);
-    clearTimeout(killTimer);
+    timeoutTimer.cancel();
+    killTimer?.cancel();
     signal?.removeEventListener("abort", onAbort);
     // Once stopped, nothing of the hook may outlive it, not even what ignored SIGTERM.
     if (stopping) kills.push(_signalGroup(child, "SIGKILL"));
     await Promise.all(kills);
   }
 
-  const durationMs = Math.round(performance.now() - started);
+  const durationMs = Math.round(clock.now() - started);
   const exitCode = status.signal === null ? status.code : null;
   const result: HookResult = {
     ok: stopping === null && status.success,

@@ -16,12 +16,15 @@
  * garbled answer are ridden out for a grace period (`_ride_out.ts`), then every program not yet
  * RUNNING is reported failed with the error's text.
  *
+ * What each program does next is decided by a pure reducer (`_restart_program.ts`); this module
+ * only makes the calls, feeds the answers back, and waits on the injected `Clock`.
+ *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { errorText, paceOf, RETRY_PAUSE_MS } from "./_ride_out.ts";
 import { SupervisorFault } from "./errors.ts";
-import { formatDuration } from "./delay.ts";
+import { type Clock, sleep } from "./clock.ts";
 import type { ProgramFailure } from "./restart_report.ts";
 import {
   type MulticallResult,
@@ -29,7 +32,16 @@ import {
   processInfoList,
   type SupervisorClient,
 } from "./supervisor/client.ts";
-import { STOPPED_STATES } from "./supervisor/states.ts";
+import {
+  isOpen,
+  type ProgramLimits,
+  type ProgramObservation,
+  type ProgramState,
+  stepProgram,
+  stoppingProgram,
+} from "./_restart_program.ts";
+
+export { describeFault } from "./_restart_program.ts";
 
 const log = getLogger(["releasemon", "restart"]);
 
@@ -43,10 +55,8 @@ export interface RestartOptions {
   stopTimeoutMs?: number;
   /** Aborting stops waiting for RUNNING; stopped programs are still started first. */
   signal?: AbortSignal;
-  /** Sleep between polls; injected by tests. */
-  sleep?: (ms: number) => Promise<void>;
-  /** Monotonic milliseconds; injected by tests with `sleep`. */
-  now?: () => number;
+  /** Paces the polls and measures the timeouts and outages. @default monotonicClock */
+  clock?: Clock;
 }
 
 export interface BatchResult {
@@ -54,19 +64,6 @@ export interface BatchResult {
   failed: ProgramFailure[];
   /** Programs whose start was requested but that were not RUNNING yet when we stopped waiting. */
   pending: string[];
-}
-
-type Phase = "stopping" | "starting" | "done";
-
-interface Tracker {
-  info: ProcessInfo;
-  phase: Phase;
-  /** A startProcess call was sent whose answer never came (it may have started it). */
-  startUncertain?: boolean;
-  /** When startProcess was requested (on the restart's monotonic clock). */
-  startRequestedAt: number;
-  /** False until a stopProcess call for it is known to have reached supervisord. */
-  stopSent: boolean;
 }
 
 /** Poll quickly at first (a restart usually takes tens of ms), then back off to spare supervisord. */
@@ -82,16 +79,12 @@ export async function restartPrograms(
   targets: readonly ProcessInfo[],
   options: RestartOptions = {},
 ): Promise<BatchResult> {
-  const result: BatchResult = { restarted: [], failed: [], pending: [] };
-  if (targets.length === 0) return result;
-  const trackers = new Map<string, Tracker>(
-    targets.map((info) => [info.namespec, newTracker(info)]),
-  );
-  const fail = failer(result, "restart");
-  if (trackers.size <= PIPELINE_MAX) {
+  const batch = new Batch(targets, "restart", options);
+  const namespecs = batch.open();
+  if (namespecs.length === 0) return batch.result;
+  if (namespecs.length <= PIPELINE_MAX) {
     // Every task settles before the poll loop takes over: none is left running unawaited.
-    const now = paceOf(options).now;
-    const tasks = [...trackers.values()].map((t) => pipeline(client, t, result, fail, now));
+    const tasks = namespecs.map((namespec) => pipeline(client, batch, namespec));
     for (const outcome of await Promise.allSettled(tasks)) {
       if (outcome.status === "rejected") {
         log.debug("Stop-then-start gave way to the poll loop: {error}", {
@@ -100,10 +93,10 @@ export async function restartPrograms(
       }
     }
   } else {
-    await stopAll(client, [...trackers.values()], fail);
+    await stopAll(client, batch, namespecs);
   }
-  await follow(client, trackers, result, fail, options);
-  return result;
+  await follow(client, batch, options.signal);
+  return batch.result;
 }
 
 /**
@@ -117,26 +110,20 @@ const PIPELINE_MAX = 16;
  * Stop (waiting) then start one program; what goes wrong on the way (a timeout, supervisord
  * unreachable) is left to the poll loop, which picks up from the program's actual state.
  */
-async function pipeline(
-  client: SupervisorClient,
-  tracker: Tracker,
-  result: BatchResult,
-  fail: Fail,
-  now: () => number,
-): Promise<void> {
+async function pipeline(client: SupervisorClient, batch: Batch, namespec: string): Promise<void> {
+  let stop: ProgramObservation;
   try {
-    await client.stopProcess(tracker.info.namespec, true, { timeoutMs: PIPELINE_STOP_WAIT_MS });
+    await client.stopProcess(namespec, true, { timeoutMs: PIPELINE_STOP_WAIT_MS });
+    stop = { type: "StopAnswered", waited: true };
   } catch (error) {
-    if (error instanceof SupervisorFault && error.faultName !== "NOT_RUNNING") {
-      return fail(tracker, describeFault(error));
-    }
-    // Anything else (unreachable, a proxy's 502, a garbled answer): the poll loop takes over.
-    if (!(error instanceof SupervisorFault)) return;
+    // Anything but a fault (unreachable, a proxy's 502, a garbled answer): the poll loop takes over.
+    stop = error instanceof SupervisorFault
+      ? { type: "StopFaulted", fault: error, waited: true }
+      : { type: "StopUnanswered" };
   }
-  tracker.stopSent = true;
-  const after = await startAll(client, [tracker], fail, now);
-  const info = after?.find((i) => i.namespec === tracker.info.namespec);
-  if (info && tracker.phase === "starting") observeStart(tracker, info, result, fail);
+  if (batch.observe(namespec, stop) !== "start") return;
+  const after = await startAll(client, batch, [namespec]);
+  readBack(batch, (after ?? []).filter((info) => info.namespec === namespec));
 }
 
 /** A slow stop (long stopwaitsecs) goes on in supervisord; the poll loop follows it from here. */
@@ -151,66 +138,159 @@ export async function startPrograms(
   targets: readonly ProcessInfo[],
   options: RestartOptions = {},
 ): Promise<BatchResult> {
-  const result: BatchResult = { restarted: [], failed: [], pending: [] };
-  if (targets.length === 0) return result;
-  const trackers = new Map<string, Tracker>(
-    targets.map((info) => [info.namespec, { ...newTracker(info), stopSent: true }]),
-  );
-  const fail = failer(result, "start");
-  await startAll(client, [...trackers.values()], fail, paceOf(options).now);
-  await follow(client, trackers, result, fail, options);
-  return result;
-}
-
-type Fail = (tracker: Tracker, reason: string) => void;
-
-function newTracker(info: ProcessInfo): Tracker {
-  return { info, phase: "stopping", startRequestedAt: 0, stopSent: false };
+  const batch = new Batch(targets, "start", options);
+  const namespecs = batch.open();
+  if (namespecs.length === 0) return batch.result;
+  await startAll(client, batch, namespecs);
+  await follow(client, batch, options.signal);
+  return batch.result;
 }
 
 /**
- * Sends stopProcess(wait=false) to `trackers`. When supervisord cannot be reached, the stops may
+ * The programs of one restart, each in its state (`_restart_program.ts`): observations go in,
+ * the outcomes they settle are logged and recorded, and the call each asks for comes out.
+ */
+class Batch {
+  readonly result: BatchResult = { restarted: [], failed: [], pending: [] };
+  readonly clock: Clock;
+  readonly graceMs: number;
+  readonly #states: Map<string, ProgramState>;
+  readonly #action: "restart" | "start";
+  readonly #limits: ProgramLimits;
+
+  constructor(
+    targets: readonly ProcessInfo[],
+    action: "restart" | "start",
+    options: RestartOptions,
+  ) {
+    ({ clock: this.clock, graceMs: this.graceMs } = paceOf(options.clock));
+    // Started only: they are down already, as if our stop had arrived.
+    const stopSent = action === "start";
+    this.#states = new Map(targets.map((info) => [info.namespec, stoppingProgram(info, stopSent)]));
+    this.#action = action;
+    this.#limits = {
+      startTimeoutMs: options.startTimeoutMs ?? 60_000,
+      stopTimeoutMs: options.stopTimeoutMs ?? 600_000,
+    };
+  }
+
+  /** Namespecs still waited for, in the order of the targets. */
+  open(phase?: "stopping" | "starting"): string[] {
+    return [...this.#states].filter(([, s]) => isOpen(s) && (phase ?? s.phase) === s.phase)
+      .map(([namespec]) => namespec);
+  }
+
+  /** Feeds `observation` to every program still open. */
+  observeAll(observation: ProgramObservation): void {
+    for (const namespec of this.open()) this.observe(namespec, observation);
+  }
+
+  /** Feeds `observation` to one program; returns the call it asks for, if any. */
+  observe(namespec: string, observation: ProgramObservation): "stop" | "start" | null {
+    const before = this.#states.get(namespec);
+    if (before === undefined) return null;
+    const step = stepProgram(before, observation, this.clock.now(), this.#limits);
+    this.#states.set(namespec, step.state);
+    let call: "stop" | "start" | null = null;
+    for (const action of step.actions) {
+      if (action.type === "SendStop") call = "stop";
+      else if (action.type === "SendStart") call = "start";
+      else if (action.type === "ReportPending") this.result.pending.push(namespec);
+      else if (action.type === "ReportRestarted") {
+        this.result.restarted.push(namespec);
+        const oldPid = before.info.pid;
+        log.info("Restarted {namespec} (pid {oldPid} → {pid})", {
+          namespec,
+          oldPid,
+          pid: action.pid,
+        });
+      } else {
+        const reason = action.reason;
+        this.result.failed.push({ namespec, reason });
+        log.error(`Cannot ${this.#action} {namespec}: {reason}`, { namespec, reason });
+      }
+    }
+    return call;
+  }
+}
+
+/**
+ * Sends stopProcess(wait=false) to `namespecs`. When supervisord cannot be reached, the stops may
  * or may not have arrived: the poll loop finds out and sends them again where needed.
  */
-async function stopAll(client: SupervisorClient, trackers: Tracker[], fail: Fail): Promise<void> {
-  const stops = await callEach(client, "supervisor.stopProcess", trackers);
+async function stopAll(client: SupervisorClient, batch: Batch, namespecs: string[]) {
+  const stops = await callEach(client, "supervisor.stopProcess", namespecs);
   if (stops === null) {
     log.warning("Cannot reach supervisord to stop {programs}; checking their state", {
-      programs: trackers.map((t) => t.info.namespec).join(" "),
+      programs: namespecs.join(" "),
     });
+    for (const namespec of namespecs) batch.observe(namespec, { type: "StopUnanswered" });
     return;
   }
   stops.forEach((outcome, index) => {
-    const tracker = trackers[index]!;
-    tracker.stopSent = true;
-    // NOT_RUNNING: it stopped on its own meanwhile; starting it is still what the release wants.
-    if (!outcome.ok && outcome.fault.faultName !== "NOT_RUNNING") {
-      fail(tracker, describeFault(outcome.fault));
-    }
+    batch.observe(
+      namespecs[index]!,
+      outcome.ok
+        ? { type: "StopAnswered", waited: false }
+        : { type: "StopFaulted", fault: outcome.fault, waited: false },
+    );
   });
 }
 
-/** `method(namespec, wait=false)` for each tracker in one multicall; null when unreachable. */
+/**
+ * Sends startProcess(wait=false) to `namespecs`, and reads every state at the end of the same
+ * multicall (supervisord runs the calls in order), saving a poll round trip; null when that
+ * read did not answer.
+ */
+async function startAll(
+  client: SupervisorClient,
+  batch: Batch,
+  namespecs: string[],
+): Promise<ProcessInfo[] | null> {
+  const answers = await callEach(client, "supervisor.startProcess", namespecs, true);
+  if (answers === null) {
+    for (const namespec of namespecs) batch.observe(namespec, { type: "StartUnanswered" });
+    return null;
+  }
+  answers.slice(0, namespecs.length).forEach((outcome, index) => {
+    batch.observe(
+      namespecs[index]!,
+      outcome.ok ? { type: "StartAnswered" } : { type: "StartFaulted", fault: outcome.fault },
+    );
+  });
+  const last = answers[namespecs.length];
+  return last?.ok ? processInfoList(last.value) : null;
+}
+
+/** Programs with startsecs=0 are RUNNING by the end of the start call: no extra poll. */
+function readBack(batch: Batch, infos: readonly ProcessInfo[] | null): void {
+  const starting = new Set(batch.open("starting"));
+  for (const info of infos ?? []) {
+    if (starting.has(info.namespec)) batch.observe(info.namespec, { type: "Polled", info });
+  }
+}
+
+/** `method(namespec, wait=false)` for each program in one multicall; null when unreachable. */
 async function callEach(
   client: SupervisorClient,
   method: string,
-  trackers: readonly Tracker[],
+  namespecs: readonly string[],
   thenReadStates = false,
 ): Promise<MulticallResult[] | null> {
-  const calls = trackers.map((t) => ({ methodName: method, params: [t.info.namespec, false] }));
+  const calls = namespecs.map((namespec) => ({ methodName: method, params: [namespec, false] }));
   if (thenReadStates) calls.push({ methodName: "supervisor.getAllProcessInfo", params: [] });
   try {
     return await client.multicall(
       calls,
       // supervisord forks each program inside a start call, one after another: on a busy host
       // that is tens of ms per program, so a large batch needs more than the usual timeout.
-      { timeoutMs: MULTICALL_BASE_TIMEOUT_MS + MULTICALL_PER_PROGRAM_MS * trackers.length },
+      { timeoutMs: MULTICALL_BASE_TIMEOUT_MS + MULTICALL_PER_PROGRAM_MS * namespecs.length },
     );
   } catch (error) {
     // Whatever went wrong, the poll loop finds out from the programs' states.
     log.debug("{method} for {count} program(s) failed: {error}", {
       method,
-      count: trackers.length,
+      count: namespecs.length,
       error: errorText(error),
     });
     return null;
@@ -220,44 +300,19 @@ async function callEach(
 const MULTICALL_BASE_TIMEOUT_MS = 10_000;
 const MULTICALL_PER_PROGRAM_MS = 250;
 
-function failer(result: BatchResult, action: string): Fail {
-  return (tracker, reason) => {
-    tracker.phase = "done";
-    result.failed.push({ namespec: tracker.info.namespec, reason });
-    log.error(`Cannot ${action} {namespec}: {reason}`, { namespec: tracker.info.namespec, reason });
-  };
-}
-
-/** The poll loop: starts each tracker once it is down, until every one is RUNNING or failed. */
-async function follow(
-  client: SupervisorClient,
-  trackers: Map<string, Tracker>,
-  result: BatchResult,
-  fail: Fail,
-  options: RestartOptions,
-): Promise<void> {
-  const pace = paceOf(options);
-  const sleep = pace.sleep;
-  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
-  const stopTimeoutMs = options.stopTimeoutMs ?? 600_000;
-  const started = pace.now();
+/** The poll loop: starts each program once it is down, until every one is RUNNING or failed. */
+async function follow(client: SupervisorClient, batch: Batch, signal?: AbortSignal) {
+  const clock = batch.clock;
+  const started = clock.now();
   let unreachableSince: number | null = null;
-  const open = () => [...trackers.values()].filter((t) => t.phase !== "done");
-  while (open().length > 0) {
-    const aborted = options.signal?.aborted ?? false;
-    if (aborted && !open().some((t) => t.phase === "stopping")) break;
-    const now = pace.now();
-    for (const tracker of open()) {
-      if (tracker.phase === "stopping" && now - started > stopTimeoutMs) {
-        fail(tracker, `did not stop within ${formatDuration(stopTimeoutMs)}`);
-      } else if (tracker.phase === "starting" && now - tracker.startRequestedAt > startTimeoutMs) {
-        fail(
-          tracker,
-          `not RUNNING ${formatDuration(startTimeoutMs)} after start (--start-timeout)`,
-        );
-      }
+  while (batch.open().length > 0) {
+    if (signal?.aborted && batch.open("stopping").length === 0) {
+      // Nothing left down because of us: stop waiting for the rest to be RUNNING.
+      batch.observeAll({ type: "Aborted" });
+      break;
     }
-    if (open().length === 0) break;
+    batch.observeAll({ type: "TimeChecked", stopWaitedMs: clock.now() - started });
+    if (batch.open().length === 0) break;
     let infos: ProcessInfo[];
     try {
       infos = await client.getAllProcessInfo();
@@ -266,123 +321,28 @@ async function follow(
       // Programs may be down because of us: ride out a short outage (supervisord busy or
       // restarting, a proxy answering 502, a password being changed) and carry on from whatever
       // state they are in. Every kind of error: none may leave a stopped program behind.
-      unreachableSince ??= pace.now();
-      if (pace.now() - unreachableSince < pace.graceMs) {
-        await sleep(RETRY_PAUSE_MS);
+      unreachableSince ??= clock.now();
+      if (clock.now() - unreachableSince < batch.graceMs) {
+        await sleep(clock, RETRY_PAUSE_MS);
         continue;
       }
-      for (const tracker of open()) {
-        const down = tracker.phase === "stopping" && tracker.stopSent
-          ? `; it may be down: check "supervisorctl status ${tracker.info.namespec}"`
-          : "";
-        fail(tracker, `lost contact with supervisord mid-restart: ${errorText(error)}${down}`);
-      }
+      batch.observeAll({ type: "ContactLost", error: errorText(error) });
       break;
     }
     const byNamespec = new Map(infos.map((info) => [info.namespec, info]));
-    const readyToStart: Tracker[] = [];
-    const toStop: Tracker[] = [];
-    for (const tracker of open()) {
-      const current = byNamespec.get(tracker.info.namespec);
-      if (!current) {
-        fail(tracker, "removed from supervisord during the restart");
-      } else if (tracker.phase === "stopping") {
-        if (STOPPED_STATES.includes(current.state)) readyToStart.push(tracker);
-        else if (tracker.startUncertain && current.state !== "STOPPING") {
-          // Our start got through although its answer did not: follow it to RUNNING.
-          tracker.phase = "starting";
-          tracker.startRequestedAt = pace.now();
-          observeStart(tracker, current, result, fail);
-        } else if (!tracker.stopSent && current.state !== "STOPPING") toStop.push(tracker);
-      } else {
-        observeStart(tracker, current, result, fail);
-      }
-    }
-    if (toStop.length > 0) await stopAll(client, toStop, fail);
-    if (readyToStart.length > 0) {
-      const after = await startAll(client, readyToStart, fail, pace.now);
-      // Programs with startsecs=0 are RUNNING by the end of the start call: no extra poll.
-      for (const info of after ?? []) {
-        const tracker = trackers.get(info.namespec);
-        if (tracker?.phase === "starting") observeStart(tracker, info, result, fail);
-      }
-    }
-    if (open().length === 0) break;
-    await sleep(pollIntervalMs(pace.now() - started));
-  }
-  for (const tracker of trackers.values()) {
-    if (tracker.phase === "starting") result.pending.push(tracker.info.namespec);
-  }
-}
-
-function observeStart(
-  tracker: Tracker,
-  now: ProcessInfo,
-  result: BatchResult,
-  fail: (tracker: Tracker, reason: string) => void,
-): void {
-  switch (now.state) {
-    case "RUNNING":
-      tracker.phase = "done";
-      result.restarted.push(tracker.info.namespec);
-      log.info("Restarted {namespec} (pid {oldPid} → {pid})", {
-        namespec: tracker.info.namespec,
-        oldPid: tracker.info.pid,
-        pid: now.pid,
+    const toStop: string[] = [];
+    const toStart: string[] = [];
+    for (const namespec of batch.open()) {
+      const call = batch.observe(namespec, {
+        type: "Polled",
+        info: byNamespec.get(namespec) ?? null,
       });
-      return;
-    case "STARTING":
-    case "BACKOFF":
-      // BACKOFF: supervisord retries per the program's startretries (a port still held by the
-      // old process often frees a moment later); FATAL or --start-timeout decides failure.
-      return;
-    case "EXITED":
-    case "FATAL": {
-      const detail = now.spawnerr ? `: ${now.spawnerr}` : "";
-      fail(tracker, `${now.state} after start${detail}; see that program's stderr log`);
-      return;
+      if (call === "stop") toStop.push(namespec);
+      else if (call === "start") toStart.push(namespec);
     }
-    default:
-      fail(tracker, `${now.state} after start (someone else stopped it?)`);
+    if (toStop.length > 0) await stopAll(client, batch, toStop);
+    if (toStart.length > 0) readBack(batch, await startAll(client, batch, toStart));
+    if (batch.open().length === 0) break;
+    await sleep(clock, pollIntervalMs(clock.now() - started));
   }
-}
-
-async function startAll(
-  client: SupervisorClient,
-  ready: Tracker[],
-  fail: (tracker: Tracker, reason: string) => void,
-  now: () => number,
-): Promise<ProcessInfo[] | null> {
-  // One more call at the end of the same multicall reads every state right after the starts
-  // (supervisord runs them in order), saving a poll round trip.
-  const answers = await callEach(client, "supervisor.startProcess", ready, true);
-  // Unreachable: they stay "stopping" and STOPPED, so the next poll tries again (and gets
-  // ALREADY_STARTED where the call did get through).
-  if (answers === null) {
-    for (const tracker of ready) tracker.startUncertain = true;
-    return null;
-  }
-  const starts = answers.slice(0, ready.length);
-  const last = answers[ready.length];
-  starts.forEach((outcome, index) => {
-    const tracker = ready[index]!;
-    if (outcome.ok || outcome.fault.faultName === "ALREADY_STARTED") {
-      // ALREADY_STARTED: something started it between our poll and our call; the poll decides.
-      tracker.phase = "starting";
-      tracker.startRequestedAt = now();
-    } else {
-      fail(tracker, describeFault(outcome.fault));
-    }
-  });
-  return last?.ok ? processInfoList(last.value) : null;
-}
-
-/** Operator text for a fault: the name, supervisord's detail and where to look. */
-export function describeFault(fault: SupervisorFault): string {
-  const hint = fault.faultName === "SPAWN_ERROR" || fault.faultName === "ABNORMAL_TERMINATION"
-    ? "; see that program's stderr log"
-    : fault.faultName === "BAD_NAME"
-    ? "; it no longer exists in supervisord"
-    : "";
-  return `${fault.faultString || fault.faultName}${hint}`;
 }

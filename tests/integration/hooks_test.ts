@@ -11,6 +11,7 @@ import {
   MAX_HOOK_LINE_BYTES,
   runHook,
 } from "../../lib/hooks.ts";
+import { FakeClock } from "../support/fake_clock.ts";
 
 const CONTEXT: HookContext = {
   version: { label: "v2", hash: "b".repeat(64) },
@@ -227,6 +228,48 @@ Deno.test("runHook() sends SIGKILL after the grace period when SIGTERM is ignore
     assert.ok(await waitUntilDead(pid), `grandchild ${pid} is gone`);
   });
 });
+
+Deno.test("runHook() times the timeout and the SIGKILL grace on its clock", async () => {
+  await withTempDir(async (dir) => {
+    using clock = new FakeClock(0);
+    const command = `trap '' TERM; sleep 100 & echo $! > "${dir}/pid"; wait`;
+    const running = runHook("pre", command, {}, { timeoutMs: 3_600_000, clock });
+    // The trap is set once the pid is written: only then does the hour pass, on the fake clock.
+    const pid = await readWhenWritten(`${dir}/pid`);
+    clock.tick(3_600_000); // SIGTERM, ignored
+    clock.tick(HOOK_KILL_GRACE_MS); // SIGKILL
+    const result = await withinRealTime(running, 30_000);
+    assert.deepEqual(
+      [result.ok, result.timedOut, result.signal, result.reason, result.durationMs],
+      [false, true, "SIGKILL", "timed out after 3600 seconds", 3_600_000 + HOOK_KILL_GRACE_MS],
+    );
+    assert.ok(await waitUntilDead(pid), `grandchild ${pid} is gone`);
+  });
+});
+
+/** The number in `path` once a hook has written it, within 10 s of real time. */
+async function readWhenWritten(path: string): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    if (text.endsWith("\n")) return Number(text);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`Cannot read "${path}": not written within 10 seconds`);
+}
+
+/** `promise`, or a rejection when it takes longer than `ms` of real time. */
+async function withinRealTime<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Still running after ${ms} ms of real time`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 Deno.test("runHook() stops a hook when its AbortSignal fires", async () => {
   await withTempDir(async (dir) => {

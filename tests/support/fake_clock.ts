@@ -91,6 +91,34 @@ export class FakeClock implements Clock, Disposable {
     throw new RangeError(`Cannot run all timers: still pending after ${limit} timers`);
   }
 
+  /**
+   * Awaits `promise`, firing the next timer each time nothing else is left to run: code whose only
+   * waits are on this clock (and on promises, like a FakeSupervisor's answers) runs as if every
+   * sleep were instant, and reads the time it slept. Not for code that waits on real I/O.
+   */
+  async runUntilSettled<T>(promise: Promise<T>, limit = 100_000): Promise<T> {
+    let settled = false;
+    promise.then(() => settled = true, () => settled = true);
+    for (let turn = 0; turn < limit; turn++) {
+      // One macrotask turn, so every queued promise callback runs (a message: no timer clamping).
+      await new Promise<void>((resolve) => {
+        const { port1, port2 } = new MessageChannel();
+        port1.onmessage = () => {
+          port1.close();
+          resolve();
+        };
+        port2.postMessage(null);
+        port2.close();
+      });
+      if (settled) return promise;
+      const next = this.#next();
+      if (next !== undefined) this.#fire(next);
+    }
+    throw new RangeError(
+      `Cannot run until the promise settles: still pending after ${limit} turns`,
+    );
+  }
+
   /** Lets queued promise callbacks run (one real macrotask turn, so chains of awaits finish). */
   async runMicrotasks(): Promise<void> {
     await new Promise<void>((resolve) => setTimeout(resolve, 0));

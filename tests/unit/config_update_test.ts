@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { applyConfigUpdate, planConfigUpdate } from "../../lib/config_update.ts";
 import { HttpProtocolError, SupervisorAuthError } from "../../lib/errors.ts";
+import { FakeClock } from "../support/fake_clock.ts";
 import { FakeSupervisor } from "../support/fake_supervisor.ts";
 import type { SelfIdentity, TargetSelection } from "../../lib/restart_plan.ts";
 import type { ProcessInfo, ProgramConfig } from "../../lib/supervisor/client.ts";
@@ -123,14 +124,16 @@ async function changedWeb() {
   const fake = new FakeSupervisor().add("web:web").define("web:web", { autostart: false });
   const running = await fake.client().getAllProcessInfo();
   const plan = { recreate: ["web"], add: [], remove: [], mixed: [], selfChanged: null };
-  let t = 0;
-  const apply = () =>
-    applyConfigUpdate(fake.client(), plan, running, [conf("web:web", false)], {
-      startTimeoutMs: 10_000,
-      signal: new AbortController().signal,
-      now: () => t,
-      sleep: (ms: number) => Promise.resolve(void (t += ms)),
-    });
+  const apply = async () => {
+    using clock = new FakeClock(0);
+    return await clock.runUntilSettled(
+      applyConfigUpdate(fake.client(), plan, running, [conf("web:web", false)], {
+        startTimeoutMs: 10_000,
+        signal: new AbortController().signal,
+        clock,
+      }),
+    );
+  };
   return { fake, apply, oldPid: running[0]!.pid };
 }
 
