@@ -31,7 +31,7 @@ import { errorText, type Pace, paceOf, patiently, waitUntilStopped } from "./_ri
 import { SupervisorFault } from "./errors.ts";
 import type { ProgramFailure } from "./restart_report.ts";
 import { describeFault, startPrograms } from "./restart.ts";
-import { isSelf, matchesProgram, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
+import { isSelf, selectedBy, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
 import type {
   ConfigChanges,
   ProcessInfo,
@@ -64,12 +64,6 @@ export interface ConfigResult {
   failed: ProgramFailure[];
   /** Namespecs handled here: the normal restart leaves them out. */
   handled: Set<string>;
-}
-
-function selectedBy(selection: TargetSelection, program: { name: string; group: string }): boolean {
-  if (selection.any || selection.groups.includes(program.group)) return true;
-  const asInfo = { name: program.name, group: program.group } as ProcessInfo;
-  return selection.programs.some((pattern) => matchesProgram(asInfo, pattern));
 }
 
 export function planConfigUpdate(

@@ -10,6 +10,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { checkPositive } from "./check.ts";
+import { formatDuration } from "./delay.ts";
 import type { Outcome } from "./restart_report.ts";
 
 /** What a hook is told about the version it runs for. */
@@ -113,9 +115,7 @@ export async function runHook(
   options: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<HookResult> {
   const { timeoutMs, signal } = options;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new RangeError(`Cannot run a hook with timeout "${timeoutMs}" ms: must be positive`);
-  }
+  checkPositive("timeoutMs", timeoutMs);
   const started = performance.now();
   const label = `${kind}-restart`;
   const notStarted = (reason: string): HookResult => ({
@@ -190,7 +190,7 @@ export async function runHook(
     timedOut: stopping === "timeout",
     durationMs,
   };
-  if (stopping === "timeout") result.reason = `timed out after ${_seconds(timeoutMs)}`;
+  if (stopping === "timeout") result.reason = `timed out after ${formatDuration(timeoutMs)}`;
   else if (stopping === "cancelled") result.reason = "cancelled";
   else if (status.signal !== null) result.reason = `killed by ${status.signal}`;
   else if (!status.success) result.reason = `exited with status ${status.code}`;
@@ -269,11 +269,4 @@ async function _pumpLines(
     reader.releaseLock();
   }
   if (length > 0 || dropped > 0) flush();
-}
-
-function _seconds(ms: number): string {
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} second${
-    seconds === 1 ? "" : "s"
-  }`;
 }
