@@ -19,7 +19,7 @@ import {
   type UnavailableReason,
   UsageError,
 } from "../errors.ts";
-import { type HttpResponseHead, HttpResponseReader } from "./http_response.ts";
+import { type HttpResponseHead, HttpResponseReader } from "./_http_response.ts";
 import type { ServerEndpoint } from "./server_url.ts";
 import { MAX_RESPONSE_BYTES } from "./xmlrpc.ts";
 

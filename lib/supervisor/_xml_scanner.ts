@@ -11,7 +11,7 @@
  */
 
 import { XmlRpcSyntaxError } from "../errors.ts";
-import { codePointName, findForbiddenChar, isSpaceCode, isXmlChar } from "./xml_chars.ts";
+import { codePointName, findForbiddenChar, isSpaceCode, isXmlChar } from "./_xml_chars.ts";
 
 /** What the last call to {@linkcode XmlScanner.next} found. */
 export type TokenKind = "open" | "close" | "text" | "end";
