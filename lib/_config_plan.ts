@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { isSelf, matchesProgram, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
+import { isSelf, selectedBy, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
 import type { ConfigChanges, ProcessInfo, ProgramConfig } from "./supervisor/client.ts";
 
 const log = getLogger(["releasemon", "config"]);
@@ -21,12 +21,6 @@ export interface ConfigPlan {
   mixed: { group: string; others: string[] }[];
   /** releasemon's own group, when its definition changed. */
   selfChanged: string | null;
-}
-
-function selectedBy(selection: TargetSelection, program: { name: string; group: string }): boolean {
-  if (selection.any || selection.groups.includes(program.group)) return true;
-  const asInfo = { name: program.name, group: program.group } as ProcessInfo;
-  return selection.programs.some((pattern) => matchesProgram(asInfo, pattern));
 }
 
 export function planConfigUpdate(

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkNonNegative } from "./check.ts";
 
 /** A cancellable timer handle. */
 export interface TimerHandle {
@@ -28,9 +29,7 @@ export const systemClock: Clock = {
 
 /** Resolves after `delayMs` on `clock`, or rejects with the signal's reason when aborted. */
 export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
-  if (!Number.isFinite(delayMs) || delayMs < 0) {
-    throw new RangeError(`Cannot sleep for "${delayMs}" ms: must be a non-negative number`);
-  }
+  checkNonNegative("delayMs", delayMs);
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {

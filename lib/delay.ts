@@ -4,17 +4,15 @@
  *
  * @module
  */
+import { checkNonNegative } from "./check.ts";
 
 /**
  * The delay before a restart: `fixedMs` plus a uniform random share of `randomMs`.
  * `random` returns a number in [0, 1), like `Math.random`; injected so tests are exact.
  */
 export function restartDelayMs(fixedMs: number, randomMs: number, random: () => number): number {
-  for (const [name, value] of [["fixedMs", fixedMs], ["randomMs", randomMs]] as const) {
-    if (!Number.isFinite(value) || value < 0) {
-      throw new RangeError(`Cannot use ${name} "${value}": must be a non-negative number`);
-    }
-  }
+  checkNonNegative("fixedMs", fixedMs);
+  checkNonNegative("randomMs", randomMs);
   // [0, randomMs] inclusive in practice: Math.round lets the upper bound be reached.
   return fixedMs + Math.round(random() * randomMs);
 }

@@ -10,7 +10,9 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { checkPositive } from "./check.ts";
 import { type Clock, monotonicClock, type TimerHandle } from "./clock.ts";
+import { formatDuration } from "./delay.ts";
 import type { Outcome } from "./restart_report.ts";
 
 /** What a hook is told about the version it runs for. */
@@ -115,9 +117,7 @@ export async function runHook(
   options: { timeoutMs: number; signal?: AbortSignal; clock?: Clock },
 ): Promise<HookResult> {
   const { timeoutMs, signal, clock = monotonicClock } = options;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new RangeError(`Cannot run a hook with timeout "${timeoutMs}" ms: must be positive`);
-  }
+  checkPositive("timeoutMs", timeoutMs);
   const started = clock.now();
   const label = `${kind}-restart`;
   const notStarted = (reason: string): HookResult => ({
@@ -192,7 +192,7 @@ export async function runHook(
     timedOut: stopping === "timeout",
     durationMs,
   };
-  if (stopping === "timeout") result.reason = `timed out after ${_seconds(timeoutMs)}`;
+  if (stopping === "timeout") result.reason = `timed out after ${formatDuration(timeoutMs)}`;
   else if (stopping === "cancelled") result.reason = "cancelled";
   else if (status.signal !== null) result.reason = `killed by ${status.signal}`;
   else if (!status.success) result.reason = `exited with status ${status.code}`;
@@ -271,11 +271,4 @@ async function _pumpLines(
     reader.releaseLock();
   }
   if (length > 0 || dropped > 0) flush();
-}
-
-function _seconds(ms: number): string {
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} second${
-    seconds === 1 ? "" : "s"
-  }`;
 }

@@ -14,7 +14,7 @@
 import { configure, type LogRecord } from "@logtape/logtape";
 
 /** Longest version label {@link quoteVersion} shows, in code points. */
-const MAX_QUOTED_CHARS = 80;
+const MAX_VERSION_CHARS = 80;
 const LEVEL_NAMES: Readonly<Record<string, string>> = {
   trace: "TRACE",
   debug: "DEBUG",
@@ -84,14 +84,19 @@ export function redact(text: string, secrets: readonly string[]): string {
 }
 
 /**
- * Quotes a version label for a log message: JSON-style, control and bidi characters escaped, and
- * cut after 80 code points with `…` and the full length after the closing quote.
+ * Quotes a value for a message: JSON-style, control and bidi characters escaped; with `maxChars`,
+ * cut after that many code points with `…` and the full length after the closing quote.
  */
-export function quoteVersion(label: string): string {
-  const chars = Array.from(label);
-  const shown = chars.length > MAX_QUOTED_CHARS ? chars.slice(0, MAX_QUOTED_CHARS) : chars;
+export function quote(text: string, maxChars = Infinity): string {
+  const chars = Array.from(text);
+  const shown = chars.length > maxChars ? chars.slice(0, maxChars) : chars;
   const quoted = _escapeUnsafe(JSON.stringify(shown.join("")));
-  return chars.length > MAX_QUOTED_CHARS ? `${quoted}… (${chars.length} characters)` : quoted;
+  return chars.length > maxChars ? `${quoted}… (${chars.length} characters)` : quoted;
+}
+
+/** Quotes a version label for a log message: {@linkcode quote}, cut after 80 code points. */
+export function quoteVersion(label: string): string {
+  return quote(label, MAX_VERSION_CHARS);
 }
 
 /** `<ISO time> <LEVEL> [<category>] <message> key=value …`: one line, no ANSI, no raw controls. */

@@ -46,7 +46,7 @@ export function isSelf(info: ProcessInfo, self: SelfIdentity): boolean {
 }
 
 /** True when `info` matches the PROG `pattern`. */
-export function matchesProgram(info: ProcessInfo, pattern: string): boolean {
+export function matchesProgram(info: ProgramName, pattern: string): boolean {
   const colon = pattern.indexOf(":");
   if (colon < 0) return info.name === pattern || info.group === pattern;
   const group = pattern.slice(0, colon);
@@ -54,9 +54,13 @@ export function matchesProgram(info: ProcessInfo, pattern: string): boolean {
   return info.group === group && (name === "" || name === "*" || info.name === name);
 }
 
-function selected(info: ProcessInfo, selection: TargetSelection): boolean {
-  return selection.any || selection.groups.includes(info.group) ||
-    selection.programs.some((pattern) => matchesProgram(info, pattern));
+/** A program's name and group: enough to match it against a selection. */
+export type ProgramName = Pick<ProcessInfo, "name" | "group">;
+
+/** True when `selection` (-a, -g GROUP, PROG) selects `program`. */
+export function selectedBy(selection: TargetSelection, program: ProgramName): boolean {
+  return selection.any || selection.groups.includes(program.group) ||
+    selection.programs.some((pattern) => matchesProgram(program, pattern));
 }
 
 /** Why a selected program is not restarted in `state`, or null when it is. */
@@ -88,7 +92,7 @@ export function planRestart(
   const restart: ProcessInfo[] = [];
   const skipped: RestartPlan["skipped"] = [];
   for (const info of infos) {
-    if (!selected(info, selection) || isSelf(info, self)) continue;
+    if (!selectedBy(selection, info) || isSelf(info, self)) continue;
     const reason = skipReason(info.state, selection);
     if (reason === null) restart.push(info);
     else skipped.push({ namespec: info.namespec, reason });

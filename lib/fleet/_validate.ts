@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { checkPositive } from "../check.ts";
 import { formatDuration } from "../delay.ts";
 import { quoteVersion } from "../log.ts";
 import {
@@ -65,9 +66,9 @@ export function checkOptions(
   if (!Number.isInteger(canary) || canary < 0) {
     throw new RangeError(`Cannot use fleet canary count "${canary}": must be an integer >= 0`);
   }
-  const leaseMs = _positive("leaseMs", options.leaseMs ?? DEFAULT_LEASE_MS);
-  const pollMs = _positive("pollMs", options.pollMs ?? DEFAULT_POLL_MS);
-  const waiterTtlMs = _positive(
+  const leaseMs = checkPositive("leaseMs", options.leaseMs ?? DEFAULT_LEASE_MS);
+  const pollMs = checkPositive("pollMs", options.pollMs ?? DEFAULT_POLL_MS);
+  const waiterTtlMs = checkPositive(
     "waiterTtlMs",
     options.waiterTtlMs ?? Math.max(Math.round(leaseMs / 3), 5 * pollMs),
   );
@@ -126,11 +127,4 @@ export function identityConflict(
 /** An empty status for a group without any version yet. */
 export function emptyStatus(group: string, slots: string[]): RolloutStatus {
   return { group, version: null, halted: null, hosts: [], slots };
-}
-
-function _positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`Cannot use ${name} "${value}": must be a positive number`);
-  }
-  return value;
 }

@@ -9,6 +9,8 @@
  */
 
 import { redactUrl, UsageError } from "../errors.ts";
+import { type Fail, normalizeHost, splitAuthority } from "../host_port.ts";
+import { quote } from "../log.ts";
 
 /** Where the fleet's Redis listens. `url` is the display form (never with credentials). */
 export interface FleetEndpoint {
@@ -36,7 +38,7 @@ const SCHEMES: Readonly<Record<string, boolean>> = { "redis": false, "rediss": t
  */
 export function parseFleetUrl(url: string): FleetEndpoint {
   const fail = (detail: string): never => {
-    throw new UsageError(`Cannot use fleet URL ${JSON.stringify(redactUrl(url))}: ${detail}`);
+    throw new UsageError(`Cannot use fleet URL ${quote(redactUrl(url))}: ${detail}`);
   };
   if (url.trim() === "") fail("it is empty; use redis://host:port/db or rediss://host:port/db");
   if (url !== url.trim()) fail("it has leading or trailing whitespace");
@@ -54,7 +56,7 @@ export function parseFleetUrl(url: string): FleetEndpoint {
     fail("only redis:// and rediss:// (TLS) URLs are supported");
   }
   if (tail.includes("?") || tail.includes("#")) {
-    fail(`unexpected query or fragment ${JSON.stringify(tail)}; give only host, port and database`);
+    fail(`unexpected query or fragment ${quote(tail)}; give only host, port and database`);
   }
   const { host, port } = _parseAuthority(authority, fail);
   const db = _parseDb(tail, fail);
@@ -64,35 +66,23 @@ export function parseFleetUrl(url: string): FleetEndpoint {
 
 function _parseAuthority(
   authority: string,
-  fail: (detail: string) => never,
+  fail: Fail,
 ): { host: string; port: number } {
-  if (!authority.startsWith("[") && authority.indexOf(":") !== authority.lastIndexOf(":")) {
-    fail("an IPv6 address must be in brackets, as in redis://[::1]:6379/0");
-  }
-  const match = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(authority);
-  const hostPart = match?.[1] ?? "";
-  const portText = match?.[2];
-  if (match === null || hostPart === "" || hostPart === "[]") fail("no host name");
+  const { hostPart, portText } = splitAuthority(authority, "redis://[::1]:6379/0", fail);
   if (portText !== undefined && !/^\d{1,5}$/.test(portText)) {
-    fail(`port ${JSON.stringify(portText)} is not a number from 1 to 65535`);
+    fail(`port ${quote(portText)} is not a number from 1 to 65535`);
   }
   const port = portText === undefined ? DEFAULT_PORT : Number(portText);
   if (port < 1 || port > 65535) fail(`port "${port}" is not a number from 1 to 65535`);
-  let hostname: string;
-  try {
-    // The http scheme only borrows WHATWG's host rules: lower case, IDNA, IPv4/IPv6 forms.
-    hostname = new URL(`http://${hostPart}/`).hostname;
-  } catch {
-    return fail(`${JSON.stringify(hostPart)} is not a valid host name`);
-  }
+  const hostname = normalizeHost(hostPart, fail);
   return { host: hostname.startsWith("[") ? hostname.slice(1, -1) : hostname, port };
 }
 
-function _parseDb(tail: string, fail: (detail: string) => never): number {
+function _parseDb(tail: string, fail: Fail): number {
   if (tail === "" || tail === "/") return 0;
   const text = tail.slice(1);
   if (!/^\d{1,10}$/.test(text) || Number(text) > MAX_DB) {
-    fail(`database ${JSON.stringify(text)} is not a number from 0 to ${MAX_DB}`);
+    fail(`database ${quote(text)} is not a number from 0 to ${MAX_DB}`);
   }
   return Number(text);
 }

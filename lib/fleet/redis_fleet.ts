@@ -46,7 +46,7 @@ import {
   type SlotDecision,
 } from "./fleet.ts";
 import { parseFleetUrl } from "./fleet_url.ts";
-import { RedisConnection, type RedisConnectionOptions } from "./redis_connection.ts";
+import { RedisConnection, type RedisConnectionOptions } from "./_redis_connection.ts";
 import { SCRIPTS } from "./scripts.ts";
 import {
   type CheckedOptions,

@@ -177,14 +177,7 @@ export class SupervisorClient {
     if (!Array.isArray(value)) throw shapeError("supervisor.getAllConfigInfo", "an array");
     return value.map((item) => {
       const entry = struct(item, "supervisor.getAllConfigInfo");
-      const name = str(entry, "name");
-      const group = str(entry, "group");
-      return {
-        name,
-        group,
-        namespec: namespecOf(group, name),
-        autostart: entry.autostart === true,
-      };
+      return { ...identityOf(entry), autostart: entry.autostart === true };
     });
   }
 
@@ -274,13 +267,16 @@ export function processInfoList(value: XmlRpcValue): ProcessInfo[] {
   return value.map((item) => toProcessInfo(struct(item, "supervisor.getAllProcessInfo")));
 }
 
-function toProcessInfo(value: XmlRpcStruct): ProcessInfo {
+/** A program's name, group and namespec from a process or config info struct. */
+function identityOf(value: XmlRpcStruct): { name: string; group: string; namespec: string } {
   const name = str(value, "name");
   const group = str(value, "group");
+  return { name, group, namespec: namespecOf(group, name) };
+}
+
+function toProcessInfo(value: XmlRpcStruct): ProcessInfo {
   return {
-    name,
-    group,
-    namespec: namespecOf(group, name),
+    ...identityOf(value),
     state: processStateName(int(value, "state")),
     pid: int(value, "pid"),
     start: int(value, "start"),

@@ -21,6 +21,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { UsageError } from "../errors.ts";
+import { quote as _quote } from "../log.ts";
 import {
   compareCodePoints,
   DEFAULT_SECTION,
@@ -336,10 +337,6 @@ function _normalizePath(
 }
 
 // ---- I/O -----------------------------------------------------------------------------------
-
-function _quote(value: string): string {
-  return JSON.stringify(value);
-}
 
 function _readEnv(name: string): string | undefined {
   try {

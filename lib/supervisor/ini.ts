@@ -23,6 +23,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { quote as _quote } from "../log.ts";
 
 /** Section name → key (lower case) → value. `DEFAULT` (if present) supplies fallbacks. */
 export type IniSections = Map<string, Map<string, string>>;
@@ -397,8 +398,4 @@ export function compareCodePoints(a: string, b: string): number {
 /** `glob.has_magic`: does the path hold `*`, `?` or `[`? */
 export function hasGlobMagic(path: string): boolean {
   return /[*?[]/.test(path);
-}
-
-function _quote(value: string): string {
-  return JSON.stringify(value);
 }

@@ -9,6 +9,8 @@
  */
 
 import { redactUrl, UsageError } from "../errors.ts";
+import { type Fail, normalizeHost, splitAuthority } from "../host_port.ts";
+import { quote } from "../log.ts";
 
 /** Where supervisord listens. `url` is the display form, never with credentials in it. */
 export type ServerEndpoint =
@@ -31,7 +33,7 @@ const CREDENTIALS_HINT =
  */
 export function parseServerUrl(url: string): ServerEndpoint {
   const fail = (detail: string): never => {
-    throw new UsageError(`Cannot use server URL ${_quote(redactUrl(url))}: ${detail}`);
+    throw new UsageError(`Cannot use server URL ${quote(redactUrl(url))}: ${detail}`);
   };
   if (url.trim() === "") {
     fail("it is empty; use unix:///path/to/supervisor.sock or http://host:port");
@@ -56,7 +58,7 @@ function _hasUserinfo(url: string): boolean {
   return rest.includes("@") && !rest.startsWith("/");
 }
 
-function _parseUnix(path: string, fail: (detail: string) => never): ServerEndpoint {
+function _parseUnix(path: string, fail: Fail): ServerEndpoint {
   if (_hasUserinfo(UNIX_PREFIX + path)) fail(CREDENTIALS_HINT);
   if (path === "") fail("no socket path after unix://");
   if (!path.startsWith("/")) {
@@ -66,7 +68,7 @@ function _parseUnix(path: string, fail: (detail: string) => never): ServerEndpoi
   return { kind: "unix", path, url: UNIX_PREFIX + path };
 }
 
-function _parseHttp(url: string, fail: (detail: string) => never): ServerEndpoint {
+function _parseHttp(url: string, fail: Fail): ServerEndpoint {
   const rest = url.slice(HTTP_PREFIX.length);
   // The authority ends at the first "/", "?", "#" or "\" (WHATWG URL, special schemes).
   const authorityEnd = rest.search(/[/?#\\]/);
@@ -75,32 +77,15 @@ function _parseHttp(url: string, fail: (detail: string) => never): ServerEndpoin
   if (_hasUserinfo(url)) fail(CREDENTIALS_HINT);
   if (!ALLOWED_HTTP_PATHS.includes(tail)) {
     fail(
-      `unexpected path ${_quote(tail)}; releasemon always posts to /RPC2, so give only host:port`,
+      `unexpected path ${quote(tail)}; releasemon always posts to /RPC2, so give only host:port`,
     );
   }
-  if (!authority.startsWith("[") && authority.indexOf(":") !== authority.lastIndexOf(":")) {
-    fail("an IPv6 address must be in brackets, as in http://[::1]:9001");
-  }
-  const match = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(authority);
-  const hostPart = match?.[1] ?? "";
-  const portText = match?.[2];
-  if (match === null || hostPart === "" || hostPart === "[]") fail("no host name");
+  const { hostPart, portText } = splitAuthority(authority, "http://[::1]:9001", fail);
   const port = portText === undefined || portText === "" ? HTTP_DEFAULT_PORT : Number(portText);
   if (!/^\d*$/.test(portText ?? "") || !Number.isInteger(port) || port < 1 || port > 65535) {
-    fail(`port ${_quote(portText ?? "")} is not a number from 1 to 65535`);
+    fail(`port ${quote(portText ?? "")} is not a number from 1 to 65535`);
   }
-  let host: string;
-  try {
-    // Validates and normalises the host (lower case, IDNA, IPv4 forms, IPv6 compression).
-    host = new URL(`${HTTP_PREFIX}${hostPart}/`).hostname;
-  } catch {
-    return fail(`${_quote(hostPart)} is not a valid host name`);
-  }
+  const host = normalizeHost(hostPart, fail);
   const hostname = host.startsWith("[") ? host.slice(1, -1) : host;
   return { kind: "tcp", hostname, port, url: `${HTTP_PREFIX}${host}:${port}` };
-}
-
-/** Quotes a value for a message, escaping quotes and control characters. */
-function _quote(value: string): string {
-  return JSON.stringify(value);
 }

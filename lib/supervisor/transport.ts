@@ -10,6 +10,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { checkPositive } from "../check.ts";
+import { formatDuration } from "../delay.ts";
 import {
   HttpProtocolError,
   SupervisorAuthError,
@@ -17,7 +19,7 @@ import {
   type UnavailableReason,
   UsageError,
 } from "../errors.ts";
-import { type HttpResponseHead, HttpResponseReader } from "./http_response.ts";
+import { type HttpResponseHead, HttpResponseReader } from "./_http_response.ts";
 import type { ServerEndpoint } from "./server_url.ts";
 import { MAX_RESPONSE_BYTES } from "./xmlrpc.ts";
 
@@ -71,12 +73,12 @@ export class HttpTransport implements Transport {
   constructor(endpoint: ServerEndpoint, options: TransportOptions = {}) {
     this.#endpoint = endpoint;
     this.url = endpoint.url;
-    this.#timeoutMs = _checkPositive("timeoutMs", options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    this.#maxResponseBytes = _checkPositive(
+    this.#timeoutMs = checkPositive("timeoutMs", options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.#maxResponseBytes = checkPositive(
       "maxResponseBytes",
       options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     );
-    this.#maxHeaderBytes = _checkPositive(
+    this.#maxHeaderBytes = checkPositive(
       "maxHeaderBytes",
       options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
     );
@@ -105,7 +107,7 @@ export class HttpTransport implements Transport {
     body: string,
     options: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<string> {
-    const timeoutMs = _checkPositive("timeoutMs", options.timeoutMs ?? this.#timeoutMs);
+    const timeoutMs = checkPositive("timeoutMs", options.timeoutMs ?? this.#timeoutMs);
     const { signal } = options;
     signal?.throwIfAborted();
     const request = this.#encodeRequest(body);
@@ -159,7 +161,7 @@ export class HttpTransport implements Transport {
           this.url,
           "timeout",
           `Cannot get an answer from supervisord at ${JSON.stringify(this.url)}: no response ` +
-            `within ${formatDurationMs(timeoutMs)}; is supervisord overloaded or stuck?`,
+            `within ${formatDuration(timeoutMs)}; is supervisord overloaded or stuck?`,
           { cause: error },
         )
         : controller.signal.aborted
@@ -342,13 +344,6 @@ function _reasonMessage(reason: UnavailableReason, endpoint: ServerEndpoint, err
   }
 }
 
-/** A duration for humans: "250 ms", "1 second", "12.5 seconds". */
-export function formatDurationMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = Math.round(ms / 100) / 10;
-  return `${seconds} ${seconds === 1 ? "second" : "seconds"}`;
-}
-
 /** An IPv6 address goes in brackets in a Host header and in `--allow-net`. */
 function _hostForHeader(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
@@ -359,13 +354,6 @@ async function _writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) {
     written += await conn.write(bytes.subarray(written));
   }
-}
-
-function _checkPositive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`Cannot use ${name} "${value}": must be a positive number`);
-  }
-  return value;
 }
 
 function _base64Utf8(text: string): string {

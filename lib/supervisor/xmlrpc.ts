@@ -3,10 +3,10 @@
  * such as the fake supervisord, is `tests/support/xmlrpc_server.ts`).
  *
  * Pure: no I/O. Decoding is written for hostile input: a size limit is checked first, the tokenizer
- * (`xml_scanner.ts`) is linear and never expands entities, and nested arrays and structs are
+ * (`_xml_scanner.ts`) is linear and never expands entities, and nested arrays and structs are
  * parsed with an explicit stack bounded by `maxDepth`, so no document can overflow the call stack.
- * Element text is turned into values by a table from tag to converter (`xmlrpc_decoder.ts`, with
- * the converters in `xmlrpc_values.ts`), as supervisord's own `unmarshallers` table does.
+ * Element text is turned into values by a table from tag to converter (`_xmlrpc_decoder.ts`, with
+ * the converters in `_xmlrpc_values.ts`), as supervisord's own `unmarshallers` table does.
  *
  * Decoded values: `<int>`/`<i4>`/`<i8>`/`<double>` → number (integral doubles too: decoding never
  * yields {@linkcode XmlRpcDouble}), `<boolean>` → boolean, untyped `<value>` and `<string>` →
@@ -20,7 +20,7 @@
  */
 
 import { XmlRpcFault } from "../errors.ts";
-import { type DecodeLimits, Decoder } from "./xmlrpc_decoder.ts";
+import { type DecodeLimits, Decoder } from "./_xmlrpc_decoder.ts";
 import {
   encodeBase64,
   escapeText,
@@ -30,13 +30,13 @@ import {
   isInt32,
   XmlRpcDouble,
   type XmlRpcValue,
-} from "./xmlrpc_values.ts";
+} from "./_xmlrpc_values.ts";
 
-export { XmlRpcDouble } from "./xmlrpc_values.ts";
-export type { XmlRpcStruct, XmlRpcValue } from "./xmlrpc_values.ts";
-export type { DecodeLimits } from "./xmlrpc_decoder.ts";
+export { XmlRpcDouble } from "./_xmlrpc_values.ts";
+export type { XmlRpcStruct, XmlRpcValue } from "./_xmlrpc_values.ts";
+export type { DecodeLimits } from "./_xmlrpc_decoder.ts";
 /** Largest response body the transport reads: the decoder's default document limit. */
-export { MAX_DOCUMENT_CHARS as MAX_RESPONSE_BYTES } from "./xmlrpc_decoder.ts";
+export { MAX_DOCUMENT_CHARS as MAX_RESPONSE_BYTES } from "./_xmlrpc_decoder.ts";
 
 /** The encoder recurses over trusted values; this keeps a runaway value from blowing the stack. */
 const MAX_ENCODE_DEPTH = 1000;

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { checkNonNegative } from "../check.ts";
 import type { Version, VersionRead } from "./version_file.ts";
 
 /**
@@ -93,7 +94,7 @@ export function settleOptions(
     settleMs: options.settleMs ?? DEFAULT_SETTLE_MS,
     maxSettleMs: options.maxSettleMs ?? DEFAULT_MAX_SETTLE_MS,
   };
-  for (const [name, value] of Object.entries(resolved)) checkMs(name, value);
+  for (const [name, value] of Object.entries(resolved)) checkNonNegative(name, value);
   if (resolved.quickSettleMs > resolved.settleMs || resolved.settleMs > resolved.maxSettleMs) {
     throw new RangeError(
       `Cannot use settle times ${resolved.quickSettleMs}/${resolved.settleMs}/${resolved.maxSettleMs} ms: ` +
@@ -101,14 +102,6 @@ export function settleOptions(
     );
   }
   return resolved;
-}
-
-/** Returns `value` when it is a usable duration, else throws a RangeError naming the option. */
-export function checkMs(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`Cannot use ${name} "${value}": must be a non-negative number`);
-  }
-  return value;
 }
 
 /** Applies one relevant hint at `now`; the result always has a `deadlineAt`. */

@@ -26,8 +26,8 @@ import {
   type PathChain,
   resolveChain,
 } from "./path_chain.ts";
+import { checkNonNegative as checkMs } from "../check.ts";
 import {
-  checkMs,
   type Hint,
   REPORT_INITIAL,
   reportRead,

@@ -18,7 +18,7 @@ import { RedisFleet, type RedisFleetOptions } from "../../lib/fleet/redis_fleet.
 import { type Config, parseConfig } from "../../lib/config.ts";
 import { parseFleetUrl } from "../../lib/fleet/fleet_url.ts";
 import { startFleet } from "../../lib/fleet/setup.ts";
-import { RedisConnection } from "../../lib/fleet/redis_connection.ts";
+import { RedisConnection } from "../../lib/fleet/_redis_connection.ts";
 import { freePort, PausableProxy, type RedisServer, startRedis } from "../support/redis.ts";
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };

@@ -206,7 +206,7 @@ Deno.test("runHook() stops a hook at its timeout, grandchildren included", async
     const result = await runHook("pre", command, {}, { timeoutMs: 300 });
     assert.deepEqual(
       [result.ok, result.timedOut, result.signal, result.exitCode, result.reason],
-      [false, true, "SIGTERM", null, "timed out after 0.3 seconds"],
+      [false, true, "SIGTERM", null, "timed out after 300 ms"],
     );
     assert.ok(
       result.durationMs >= 300 && result.durationMs < HOOK_KILL_GRACE_MS,

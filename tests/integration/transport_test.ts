@@ -16,11 +16,7 @@ import {
 import { SupervisorClient } from "../../lib/supervisor/client.ts";
 import { decodeMethodResponse, MAX_RESPONSE_BYTES } from "../../lib/supervisor/xmlrpc.ts";
 import { parseServerUrl, type ServerEndpoint } from "../../lib/supervisor/server_url.ts";
-import {
-  classifyConnectError,
-  formatDurationMs,
-  HttpTransport,
-} from "../../lib/supervisor/transport.ts";
+import { classifyConnectError, HttpTransport } from "../../lib/supervisor/transport.ts";
 
 const PASSWORD = "pässwörd✓";
 const XML = "<?xml version='1.0'?><methodCall><methodName>supervisor.getState</methodName>" +
@@ -516,13 +512,6 @@ Deno.test("HttpTransport checks its options", () => {
     message: 'Cannot use the supervisord username "a:b": it contains ":", which HTTP Basic auth ' +
       "cannot carry; check SUPERVISOR_USERNAME",
   });
-});
-
-Deno.test("formatDurationMs() writes durations for humans", () => {
-  assert.deepEqual(
-    [150, 999, 1000, 1500, 10_000, 12_549].map(formatDurationMs),
-    ["150 ms", "999 ms", "1 second", "1.5 seconds", "10 seconds", "12.5 seconds"],
-  );
 });
 
 // Pure: no sockets. These errnos cannot be provoked here (the tests run as root, so a socket's

@@ -11,8 +11,8 @@ import {
   XML_DECLARATION,
   type XmlRpcValue,
 } from "../../lib/supervisor/xmlrpc.ts";
-import { type DecodeLimits, Decoder } from "../../lib/supervisor/xmlrpc_decoder.ts";
-import { isInt32 } from "../../lib/supervisor/xmlrpc_values.ts";
+import { type DecodeLimits, Decoder } from "../../lib/supervisor/_xmlrpc_decoder.ts";
+import { isInt32 } from "../../lib/supervisor/_xmlrpc_values.ts";
 
 /** A `methodResponse` holding one value. */
 export function encodeMethodResponse(value: XmlRpcValue): string {

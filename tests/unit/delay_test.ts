@@ -34,5 +34,9 @@ Deno.test("formatDuration() writes durations for humans", () => {
   assert.equal(formatDuration(10_000), "10 seconds");
   assert.equal(formatDuration(1_000), "1 second");
   assert.equal(formatDuration(125_000), "2 minutes 5 seconds");
+  assert.deepEqual(
+    [150, 999, 1000, 1500, 10_000, 12_549, 60_000].map(formatDuration),
+    ["150 ms", "999 ms", "1 second", "1.5 seconds", "10 seconds", "12.5 seconds", "1 minute"],
+  );
   assert.equal(formatDuration(60_000), "1 minute");
 });

@@ -4,7 +4,7 @@ import {
   type ByteSource,
   type HttpResponseLimits,
   HttpResponseReader,
-} from "../../lib/supervisor/http_response.ts";
+} from "../../lib/supervisor/_http_response.ts";
 
 const URL = "unix:///run/supervisor.sock";
 const LIMITS: HttpResponseLimits = { maxHeaderBytes: 1024, maxBodyBytes: 4096 };

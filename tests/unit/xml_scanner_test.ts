@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { XmlRpcSyntaxError } from "../../lib/errors.ts";
-import { findForbiddenChar } from "../../lib/supervisor/xml_chars.ts";
-import { XmlScanner } from "../../lib/supervisor/xml_scanner.ts";
+import { findForbiddenChar } from "../../lib/supervisor/_xml_chars.ts";
+import { XmlScanner } from "../../lib/supervisor/_xml_scanner.ts";
 
 /** Every token of `xml`, written as `<name>`, `<name/>`, `</name>`, `"text"` or `end`. */
 function tokens(xml: string): string[] {

@@ -8,7 +8,7 @@ import {
   parseDateTime,
   parseDouble,
   parseInteger,
-} from "../../lib/supervisor/xmlrpc_values.ts";
+} from "../../lib/supervisor/_xmlrpc_values.ts";
 
 const fail: Fail = (detail) => {
   throw new Error(detail);

@@ -12,6 +12,7 @@
  */
 import { ConnectionTimeoutError, createClient, ErrorReply } from "@redis/client";
 import { getLogger } from "@logtape/logtape";
+import { checkPositive } from "../check.ts";
 import { formatDuration } from "../delay.ts";
 import { FleetUnavailableError } from "./fleet.ts";
 import type { FleetEndpoint } from "./fleet_url.ts";
@@ -51,8 +52,8 @@ export class RedisConnection {
   ) {
     this.endpoint = endpoint;
     this.#password = password === "" ? null : password;
-    this.#connectTimeoutMs = _positive("connectTimeoutMs", options.connectTimeoutMs ?? 5_000);
-    this.#commandTimeoutMs = _positive("commandTimeoutMs", options.commandTimeoutMs ?? 5_000);
+    this.#connectTimeoutMs = checkPositive("connectTimeoutMs", options.connectTimeoutMs ?? 5_000);
+    this.#commandTimeoutMs = checkPositive("commandTimeoutMs", options.commandTimeoutMs ?? 5_000);
     this.#tlsCaPem = options.tlsCaPem;
   }
 
@@ -240,13 +241,6 @@ function _destroy(client: Client): void {
   } catch {
     // Already closed: nothing to release.
   }
-}
-
-function _positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`Cannot use ${name} "${value}": must be a positive number`);
-  }
-  return value;
 }
 
 async function _sha1(text: string): Promise<string> {

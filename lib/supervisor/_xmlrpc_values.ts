@@ -9,7 +9,7 @@
  * @module
  */
 
-import { codePointName, findForbiddenChar, trimXmlSpace } from "./xml_chars.ts";
+import { codePointName, findForbiddenChar, trimXmlSpace } from "./_xml_chars.ts";
 
 /** An XML-RPC `<struct>`. */
 export type XmlRpcStruct = { [key: string]: XmlRpcValue };

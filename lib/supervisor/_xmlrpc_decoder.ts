@@ -7,8 +7,8 @@
  */
 
 import { XmlRpcSyntaxError } from "../errors.ts";
-import { isXmlSpace } from "./xml_chars.ts";
-import { type TokenKind, XmlScanner } from "./xml_scanner.ts";
+import { isXmlSpace } from "./_xml_chars.ts";
+import { type TokenKind, XmlScanner } from "./_xml_scanner.ts";
 import {
   decodeBase64,
   type Fail,
@@ -18,7 +18,7 @@ import {
   parseInteger,
   type XmlRpcStruct,
   type XmlRpcValue,
-} from "./xmlrpc_values.ts";
+} from "./_xmlrpc_values.ts";
 
 /** Bounds on what the decoder accepts; exceeding one is an `XmlRpcSyntaxError`. */
 export interface DecodeLimits {

@@ -10,6 +10,10 @@
  */
 
 import { HttpProtocolError, SupervisorUnavailableError } from "../errors.ts";
+import { quote } from "../log.ts";
+
+/** Received text shown in a message is cut after this many characters. */
+const MAX_QUOTED_CHARS = 80;
 
 /** Anything that reads bytes like `Deno.Conn.read`: a count, or `null` at end of stream. */
 export interface ByteSource {
@@ -70,7 +74,9 @@ export class HttpResponseReader {
       const statusLine = await this.#readHeaderLine("the status line");
       const match = STATUS_LINE.exec(statusLine);
       if (match === null) {
-        throw this.#malformed(`expected an HTTP/1.x status line, got ${_quote(statusLine)}`);
+        throw this.#malformed(
+          `expected an HTTP/1.x status line, got ${quote(statusLine, MAX_QUOTED_CHARS)}`,
+        );
       }
       const headers = await this.#readFields("the headers");
       const status = Number(match[2]);
@@ -84,7 +90,7 @@ export class HttpResponseReader {
   async readBody(head: HttpResponseHead): Promise<string> {
     const encoding = head.headers.get("content-encoding");
     if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
-      throw this.#malformed(`unsupported Content-Encoding ${_quote(encoding)}`);
+      throw this.#malformed(`unsupported Content-Encoding ${quote(encoding, MAX_QUOTED_CHARS)}`);
     }
     const decoder = new TextDecoder("utf-8", { fatal: true });
     const decode: Decode = (bytes, stream) => {
@@ -97,7 +103,9 @@ export class HttpResponseReader {
     const transferEncoding = head.headers.get("transfer-encoding");
     if (transferEncoding !== undefined) {
       if (transferEncoding.trim().toLowerCase() !== "chunked") {
-        throw this.#malformed(`unsupported Transfer-Encoding ${_quote(transferEncoding)}`);
+        throw this.#malformed(
+          `unsupported Transfer-Encoding ${quote(transferEncoding, MAX_QUOTED_CHARS)}`,
+        );
       }
       return await this.#readChunked(decode);
     }
@@ -105,7 +113,7 @@ export class HttpResponseReader {
     if (contentLength !== undefined) {
       const length = _parseContentLength(contentLength);
       if (length === undefined) {
-        throw this.#malformed(`invalid Content-Length ${_quote(contentLength)}`);
+        throw this.#malformed(`invalid Content-Length ${quote(contentLength, MAX_QUOTED_CHARS)}`);
       }
       this.#checkBodySize(length);
       const body = new Uint8Array(length);
@@ -121,7 +129,9 @@ export class HttpResponseReader {
     for (;;) {
       const line = await this.#readLine(MAX_CHUNK_LINE_BYTES, "a chunk size line");
       const match = CHUNK_SIZE_LINE.exec(line);
-      if (match === null) throw this.#malformed(`invalid chunk size line ${_quote(line)}`);
+      if (match === null) {
+        throw this.#malformed(`invalid chunk size line ${quote(line, MAX_QUOTED_CHARS)}`);
+      }
       const size = parseInt(match[1] ?? "", 16);
       if (size === 0) break;
       total += size;
@@ -161,7 +171,9 @@ export class HttpResponseReader {
       const line = await this.#readHeaderLine(what);
       if (line === "") return headers;
       const match = HEADER_LINE.exec(line);
-      if (match === null) throw this.#malformed(`invalid header line ${_quote(line)}`);
+      if (match === null) {
+        throw this.#malformed(`invalid header line ${quote(line, MAX_QUOTED_CHARS)}`);
+      }
       const name = (match[1] ?? "").toLowerCase();
       const value = match[2] ?? "";
       const previous = headers.get(name);
@@ -302,9 +314,4 @@ function _parseContentLength(value: string): number | undefined {
   const [only = ""] = values;
   if (!/^\d{1,15}$/.test(only)) return undefined;
   return Number(only);
-}
-
-/** Quotes received text for a message: escaped, and cut to 80 characters. */
-function _quote(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
 }

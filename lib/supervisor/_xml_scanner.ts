@@ -11,7 +11,7 @@
  */
 
 import { XmlRpcSyntaxError } from "../errors.ts";
-import { codePointName, findForbiddenChar, isSpaceCode, isXmlChar } from "./xml_chars.ts";
+import { codePointName, findForbiddenChar, isSpaceCode, isXmlChar } from "./_xml_chars.ts";
 
 /** What the last call to {@linkcode XmlScanner.next} found. */
 export type TokenKind = "open" | "close" | "text" | "end";
@@ -224,13 +224,20 @@ export class XmlScanner {
     return code;
   }
 
+  /** Reads the tag name that starts at `start` into `name`; returns the position after it. */
+  #tagName(start: number, malformed: string): number {
+    const xml = this.#xml;
+    let pos = start;
+    while (pos < xml.length && isNameCode(xml.charCodeAt(pos))) pos++;
+    if (pos === start) this.fail(malformed, this.#pos);
+    this.name = xml.slice(start, pos);
+    return pos;
+  }
+
   #openTag(): TokenKind {
     const xml = this.#xml;
     const lt = this.#pos;
-    let pos = lt + 1;
-    while (pos < xml.length && isNameCode(xml.charCodeAt(pos))) pos++;
-    if (pos === lt + 1) this.fail('malformed tag after "<"', lt);
-    this.name = xml.slice(lt + 1, pos);
+    let pos = this.#tagName(lt + 1, 'malformed tag after "<"');
     // Attributes (e.g. xmlns:ex on the root element): checked for shape, then ignored.
     for (;;) {
       const before = pos;
@@ -279,10 +286,7 @@ export class XmlScanner {
   #closeTag(): TokenKind {
     const xml = this.#xml;
     const lt = this.#pos;
-    let pos = lt + 2;
-    while (pos < xml.length && isNameCode(xml.charCodeAt(pos))) pos++;
-    if (pos === lt + 2) this.fail('malformed end tag after "</"', lt);
-    this.name = xml.slice(lt + 2, pos);
+    let pos = this.#tagName(lt + 2, 'malformed end tag after "</"');
     while (pos < xml.length && isSpaceCode(xml.charCodeAt(pos))) pos++;
     if (xml.charCodeAt(pos) !== 0x3e /* > */) {
       this.fail(`malformed end tag "</${this.#shortName()}"`, lt);
