@@ -57,9 +57,8 @@ Deno.test("--update-config applies changed, added and removed definitions exactl
     ]),
   ]);
   const versionFile = `${sv.dir}/VERSION`;
-  await waitForRunning(sv, ["changed:changed", "same:same", "releasemon:releasemon"]);
   await waitForLog(sv, /\[run\] Watching /);
-  await new Promise((r) => setTimeout(r, 500));
+  await waitForRunning(sv, ["changed:changed", "same:same", "releasemon:releasemon"]);
 
   await t.step("a changed command, a new program and an unchanged one", async () => {
     const before = await pids(sv);
@@ -140,9 +139,8 @@ Deno.test("--update-config leaves a changed group with non-target members to the
       "VERSION": "v1\n",
     },
   }, (sv) => [releasemonProgram(sv, [`${sv.dir}/VERSION`, "mixed:m1", "--update-config"])]);
-  await waitForRunning(sv, ["mixed:m1", "mixed:m2"]);
   await waitForLog(sv, /\[run\] Watching /);
-  await new Promise((r) => setTimeout(r, 500));
+  await waitForRunning(sv, ["mixed:m1", "mixed:m2"]);
   const before = await pids(sv);
   await sv.writeFile(
     "conf.d/m.conf",

@@ -13,13 +13,13 @@ import {
   pids,
   readLog,
   releasemonInstance,
-  sleep,
   startInstance,
   startSupervisordWith,
   stopInstance,
   waitForLog,
   waitForRunning,
 } from "../support/releasemon.ts";
+import { quietPeriod, writerPause } from "../support/waiting.ts";
 
 const APP = "app:app";
 
@@ -81,9 +81,10 @@ Deno.test("every deploy style restarts the target once per new version", async (
   ): Promise<string> {
     await startInstance(sv, instance);
     try {
-      const seen = [(await waitForRunning(sv, [APP]))[APP]];
+      const seen: number[] = [];
       for (const [index, version] of versions.entries()) {
-        await sleep(600); // a program stopped within ms of its spawn can miss SIGTERM
+        // The target (restarted by the previous deploy) has exec'd: it can take the SIGTERM.
+        seen.push((await waitForRunning(sv, [APP]))[APP]!);
         await write(version, index);
         const log = await waitForLog(
           sv,
@@ -93,8 +94,8 @@ Deno.test("every deploy style restarts the target once per new version", async (
         );
         // Applied once, and nothing else applied since the previous deploy.
         assert.deepEqual(appliedVersions(log), versions.slice(0, index + 1), log);
-        seen.push((await pids(sv))[APP]);
       }
+      seen.push((await pids(sv))[APP]!);
       assert.equal(new Set(seen).size, versions.length + 1, `pids ${seen.join(" → ")}`);
     } finally {
       await stopInstance(sv, instance);
@@ -139,7 +140,8 @@ Deno.test("every deploy style restarts the target once per new version", async (
     const log = await deployEach("same", ["s2"], async (v) => {
       await deploy.atomic(path("same"), "s1\n");
       await deploy.inPlace(path("same"), "s1\n");
-      await sleep(500);
+      // More than --settle (200 ms): the rewrites are read on their own, not with s2.
+      await quietPeriod(500, "the same content, rewritten, restarts nothing");
       await deploy.atomic(path("same"), `${v}\n`);
     });
     assert.match(log, /New version "?s2"? \(was "?s1"?\)/);
@@ -150,7 +152,6 @@ Deno.test("every deploy style restarts the target once per new version", async (
     await startInstance(sv, instance);
     try {
       await waitForRunning(sv, [APP]);
-      await sleep(600); // a program stopped within ms of its spawn can miss SIGTERM
       await write();
       const log = await waitForLog(
         sv,
@@ -180,15 +181,15 @@ Deno.test("every deploy style restarts the target once per new version", async (
     deployBurst("burst_paced", "p20", async () => {
       for (let i = 1; i <= 20; i++) {
         await deploy.inPlace(path("burst_paced"), `p${i}\n`);
-        await sleep(10);
+        await writerPause(10);
       }
     }));
 
   await t.step("the file deleted, then recreated with new content: one restart", async () => {
     const log = await deployEach("recreate", ["d2"], async (v) => {
       await Deno.remove(path("recreate"));
+      // Logged once the watcher has re-armed for the file's return.
       await waitForLog(sv, /deleted; waiting for it to come back/, 30_000, "recreate.log");
-      await sleep(300);
       await deploy.inPlace(path("recreate"), `${v}\n`);
     });
     assert.match(

@@ -8,7 +8,6 @@ import {
   pids,
   readLog,
   releasemonInstance,
-  sleep,
   startInstance,
   startSupervisordWith,
   stopInstance,
@@ -16,6 +15,7 @@ import {
   waitForRunning,
 } from "../support/releasemon.ts";
 import { waitFor } from "../support/supervisord.ts";
+import { quietPeriod, waitForLaterSecond } from "../support/waiting.ts";
 
 // Records its start and stop (SIGTERM) times in nanoseconds, one line each, in the file $1.
 const WORKER_SH = `#!/bin/sh
@@ -73,10 +73,8 @@ Deno.test("rolling restarts under a real supervisord", async (t) => {
   const versionFile = `${sv.dir}/v1/VERSION`;
 
   await t.step("--rolling restarts one at a time, each RUNNING before the next", async () => {
-    await waitForRunning(sv, namespecs);
     await startInstance(sv, "rolling");
-    await sleep(500);
-    const before = await pids(sv);
+    const before = await waitForRunning(sv, namespecs);
     await deploy.atomic(versionFile, "v2\n");
     await waitForLog(sv, /Version "v2" applied: 4 restarted/, 60_000, "rolling.log");
     assert.deepEqual(
@@ -91,7 +89,8 @@ Deno.test("rolling restarts under a real supervisord", async (t) => {
       const previous = restarts[i - 1]!.at(-1)!, current = restarts[i]!.at(-1)!;
       assert.ok(
         current.stop >= previous.start + 900,
-        `${names[i]} stopped ${current.stop - previous.start} ms after ${names[i - 1]} started`,
+        `${names[i]} stopped ${current.stop - previous.start} ms after ${names[i - 1]} started\n` +
+          log,
       );
     }
     await stopInstance(sv, "rolling");
@@ -99,8 +98,7 @@ Deno.test("rolling restarts under a real supervisord", async (t) => {
 
   await t.step("a broken start halts the rollout; the rest keep the old release", async () => {
     await startInstance(sv, "batches");
-    await sleep(500);
-    const before = await pids(sv);
+    const before = await waitForRunning(sv, namespecs);
     await Deno.writeTextFile(`${sv.dir}/broken-p2`, "");
     await deploy.atomic(versionFile, "v3\n");
     const log = await waitForLog(sv, /ROLLING RESTART HALTED/, 60_000, "batches.log");
@@ -156,7 +154,7 @@ Deno.test("catch-up after downtime restarts stale targets exactly once", async (
     await waitForRunning(sv, ["app:app", "other:other"]);
     const before = await pids(sv);
     const log = await startInstance(sv, "rm");
-    await sleep(1500);
+    await quietPeriod(1_000, "a fresh boot: no catch-up restart");
     assert.deepEqual(changedPids(before, await pids(sv)), ["rm:rm"]);
     assert.doesNotMatch(await readLog(sv, "rm.log"), /Catch-up|Restarting/);
     assert.match(log, /Watching .*VERSION \(version "v1"\)/);
@@ -168,7 +166,8 @@ Deno.test("catch-up after downtime restarts stale targets exactly once", async (
       const info = await sv.client().getProcessInfo("rm");
       return info.state === "RUNNING" ? undefined : info;
     });
-    await sleep(1100); // the release lands in a later second than the programs' start
+    // The release lands in a later second than the target's start: the target is stale.
+    await waitForLaterSecond(sv.dir, (await sv.client().getProcessInfo("app")).start);
     await deploy.atomic(versionFile, "v2\n");
     const before = await pids(sv);
     await sv.ctl("start", "rm");
@@ -182,18 +181,18 @@ Deno.test("catch-up after downtime restarts stale targets exactly once", async (
     const afterFirst = await pids(sv);
     const programs = (changed: string[]) => changed.filter((n) => !n.startsWith("rm:"));
     assert.deepEqual(programs(changedPids(before, afterFirst)), ["app:app"]);
-    await sleep(2000);
+    await quietPeriod(1_000, "the catch-up restarts the target once, not again for the version");
     assert.deepEqual(programs(changedPids(afterFirst, await pids(sv))), []);
     assert.equal(matchingLines(await readLog(sv, "rm.log"), /applied:/).length, 1);
   });
 
   await t.step("--no-catch-up leaves a missed release alone", async () => {
     await stopInstance(sv, "rm");
-    await sleep(1100);
+    await waitForLaterSecond(sv.dir, (await sv.client().getProcessInfo("app")).start);
     await deploy.atomic(versionFile, "v3\n");
     const before = await pids(sv);
     await startInstance(sv, "nocatch");
-    await sleep(1500);
+    await quietPeriod(1_000, "--no-catch-up: no catch-up restart");
     assert.deepEqual(changedPids(before, await pids(sv)), ["nocatch:nocatch"]);
     assert.doesNotMatch(await readLog(sv, "nocatch.log"), /Catch-up/);
     await stopInstance(sv, "nocatch");
@@ -227,7 +226,7 @@ Deno.test("--revive, --dry-run and start-up warnings", async (t) => {
       return info.state === "FATAL" ? info : undefined;
     });
     await startInstance(sv, "revive");
-    await sleep(500);
+    await waitForRunning(sv, ["web:web"]);
     await Deno.remove(`${sv.dir}/broken-crashy`); // the new release fixes it
     await deploy.atomic(versionFile, "v2\n");
     await Deno.chmod(versionFile, 0o666); // for the start-up warning checked below
@@ -240,7 +239,6 @@ Deno.test("--revive, --dry-run and start-up warnings", async (t) => {
   await t.step("--dry-run says what it would restart and restarts nothing", async () => {
     const log = await startInstance(sv, "dry");
     assert.match(log, /Version file ".*VERSION" is writable by every user \(mode 0666\)/);
-    await sleep(500);
     const before = await pids(sv);
     await deploy.inPlace(versionFile, "v3\n");
     const text = await waitForLog(
@@ -251,7 +249,7 @@ Deno.test("--revive, --dry-run and start-up warnings", async (t) => {
     );
     assert.match(text, /Dry run: version "v3" would restart 2 program\(s\); hooks not run/);
     assert.match(text, /Dry run: would restart crashy:crashy/);
-    await sleep(500);
+    await quietPeriod(500, "a dry run restarts nothing");
     assert.deepEqual(changedPids(before, await pids(sv)), []);
     assert.equal(await Deno.stat(`${sv.dir}/pre-ran`).catch(() => null), null);
     await stopInstance(sv, "dry");
@@ -277,8 +275,7 @@ Deno.test("-c reads the server and credentials from supervisord.conf like superv
     log,
     /supervisord connection settings from \[supervisorctl\] in .*supervisord\.conf/,
   );
-  await sleep(500);
-  const before = await pids(sv);
+  const before = await waitForRunning(sv, ["app:app"]);
   await deploy.atomic(`${sv.dir}/VERSION`, "v2\n");
   const text = await waitForLog(
     sv,

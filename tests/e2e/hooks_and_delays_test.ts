@@ -14,13 +14,13 @@ import {
   pids,
   readLog,
   releasemonInstance,
-  sleep,
   startInstance,
   startSupervisordWith,
   stopInstance,
   waitForLog,
   waitForRunning,
 } from "../support/releasemon.ts";
+import { quietPeriod } from "../support/waiting.ts";
 
 const FIXED_DELAY_S = 1;
 const RANDOM_DELAY_S = 1;
@@ -106,10 +106,9 @@ Deno.test("releasemon runs hooks around the restart and honours its delays", asy
     try {
       await startInstance(sv, "delays");
       const before = await waitForRunning(sv, ["app_d:app_d"]);
-      await sleep(600);
       const deployedAt = Date.now();
       await deploy.atomic(`${sv.dir}/delays/VERSION`, "v2\n");
-      await sleep(FIXED_DELAY_S * 1000 * 0.6);
+      await quietPeriod(FIXED_DELAY_S * 1000 * 0.6, "no restart during the fixed delay");
       if (Date.now() < deployedAt + FIXED_DELAY_S * 1000 - 100) {
         assert.deepEqual(changedPids(before, await pids(sv)), [], "restarted during the delay");
       }
@@ -134,7 +133,6 @@ Deno.test("releasemon runs hooks around the restart and honours its delays", asy
       "pre runs, then the restart, then post, with the documented variables",
       async () => {
         const before = await waitForRunning(sv, ["app_h:app_h"]);
-        await sleep(600);
         await deploy.atomic(hooksVersion, "v2\n");
         const log = await waitForPost("success", 1);
 
@@ -192,7 +190,6 @@ Deno.test("releasemon runs hooks around the restart and honours its delays", asy
 
     await t.step("a version label full of shell syntax executes nothing", async () => {
       const before = await waitForRunning(sv, ["app_h:app_h"]);
-      await sleep(600);
       await deploy.atomic(hooksVersion, `${label}\n`);
       await waitForPost("success", 2);
 
@@ -228,7 +225,6 @@ Deno.test("releasemon runs hooks around the restart and honours its delays", asy
       "a failing pre-restart command aborts: programs untouched, post told",
       async () => {
         const before = await waitForRunning(sv, ["app_h:app_h"]);
-        await sleep(600);
         await deploy.atomic(hooksVersion, "bad\n");
         const log = await waitForPost("aborted", 1);
 

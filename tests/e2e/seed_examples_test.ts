@@ -18,13 +18,13 @@ import {
   pids,
   readLog,
   releasemonInstance,
-  sleep,
   startInstance,
   startSupervisordWith,
   stopInstance,
   waitForLog,
   waitForRunning,
 } from "../support/releasemon.ts";
+import { quietPeriod } from "../support/waiting.ts";
 import type { ProgramSpec, Supervisord } from "../support/supervisord.ts";
 
 const SLEEPER = "sleep 3600";
@@ -44,7 +44,7 @@ const versionFile = (sv: { dir: string }, example: string) =>
 const versionFiles = (...examples: string[]) =>
   Object.fromEntries(examples.map((name) => [`${name}/appdir/.version`, "2024.06.01-0\n"]));
 
-/** Starts the example's releasemon, lets the targets run a moment, deploys; returns pids before. */
+/** Starts the example's releasemon, waits for the targets (RUNNING, exec'd), deploys; returns pids before. */
 async function startAndDeploy(
   sv: Supervisord,
   instance: string,
@@ -52,7 +52,6 @@ async function startAndDeploy(
 ): Promise<{ before: Record<string, number>; deployedAt: number }> {
   await startInstance(sv, instance);
   const before = await waitForRunning(sv, TARGETS);
-  await sleep(600); // a program stopped within ms of its spawn can miss SIGTERM
   const deployedAt = Date.now();
   await deploy.atomic(versionFile(sv, instance), `${version}\n`);
   return { before, deployedAt };
@@ -147,7 +146,9 @@ Deno.test("seed examples restart what they name when /appdir/.version changes", 
         assert.equal(announcedDelayMs(announced), FIXED_DELAY_S * 1000, announced);
         // Halfway through the delay nothing has been touched yet.
         const halfway = deployedAt + FIXED_DELAY_S * 500;
-        if (Date.now() < halfway) await sleep(halfway - Date.now());
+        if (Date.now() < halfway) {
+          await quietPeriod(halfway - Date.now(), "no restart in the first half of the delay");
+        }
         if (Date.now() < deployedAt + FIXED_DELAY_S * 1000 - 100) {
           assert.deepEqual(changedPids(before, await pids(sv)), []);
         }
@@ -221,11 +222,10 @@ Deno.test("seed example 5 with CELERY_AUTORELOAD=0 stays up, disabled, and resta
   const ex5Pid = (await client.getProcessInfo("ex5")).pid;
   await startInstance(sv, "marker");
   const before = await waitForRunning(sv, ["app1:app1", "canary:canary"]);
-  await sleep(600);
 
   await deploy.atomic(versionFile(sv, "shared"), "2024.06.01-1\n");
   await waitForLog(sv, /Version "2024\.06\.01-1" applied/, 30_000, "marker.log");
-  await sleep(500); // the disabled one had the same chance, and then some
+  await quietPeriod(500, "the disabled one, which had the same chance, restarts nothing");
 
   assert.deepEqual(changedPids(before, await pids(sv)), ["canary:canary"]);
   const log = await readLog(sv, "ex5.log");

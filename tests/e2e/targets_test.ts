@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import {
   changedPids,
   deploy,
+  hasExeced,
   matchingLines,
   pids,
   releasemonInstance,
-  sleep,
   startInstance,
   startSupervisordWith,
   stopInstance,
@@ -46,13 +46,8 @@ const INSTANCES: Record<string, (path: string) => string[]> = {
 
 const versionFile = (sv: { dir: string }, instance: string) => `${sv.dir}/${instance}/VERSION`;
 
-/** Lets freshly (re)started programs run a moment, then deploys `version` for `instance`. */
-async function deployAfterSettling(
-  sv: Supervisord,
-  instance: string,
-  version: string,
-): Promise<void> {
-  await sleep(600); // a program stopped within ms of its spawn can miss SIGTERM
+/** Deploys `version` for `instance` (once the targets are RUNNING and exec'd: waitForRunning). */
+async function deployVersion(sv: Supervisord, instance: string, version: string): Promise<void> {
   await deploy.atomic(versionFile(sv, instance), `${version}\n`);
 }
 
@@ -89,7 +84,7 @@ Deno.test("releasemon restarts exactly the programs its command line selects", a
   async function deployWith(instance: string, version: string, running = APPS) {
     await startInstance(sv, instance);
     const before = await waitForRunning(sv, running);
-    await deployAfterSettling(sv, instance, version);
+    await deployVersion(sv, instance, version);
     const log = await waitForLog(
       sv,
       new RegExp(`Version "${version}" applied`),
@@ -176,9 +171,14 @@ Deno.test("releasemon restarts exactly the programs its command line selects", a
   await t.step("without --running-only a STARTING program is restarted too", async () => {
     try {
       await startInstance(sv, "no_flag");
+      await waitForRunning(sv, ["web:web"]);
       const before = await pids(sv);
       assert.equal((await client.getProcessInfo("slow")).state, "STARTING");
-      await deployAfterSettling(sv, "no_flag", "v6");
+      await waitFor(
+        "slow to exec",
+        async () => await hasExeced(sv, before["slow:slow"]!) || undefined,
+      );
+      await deployVersion(sv, "no_flag", "v6");
       // slow stays STARTING for a minute after its restart: watch its pid, not the summary.
       await waitFor("web and slow restarted", async () => {
         const now = await pids(sv);
@@ -247,7 +247,7 @@ Deno.test("releasemon restarts exactly the programs its command line selects", a
         await startInstance(sv, "broken");
         const before = await waitForRunning(sv, APPS);
         await Deno.writeTextFile(`${sv.dir}/broken-release`, "the new release breaks fragile\n");
-        await deployAfterSettling(sv, "broken", "v9");
+        await deployVersion(sv, "broken", "v9");
         const log = await waitForLog(sv, /Version "v9" applied/, 30_000, "broken.log");
         const after = await pids(sv);
         assert.ok(changedPids(before, after).includes("web:web"));

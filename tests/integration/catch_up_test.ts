@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { versionAppearedAt } from "../../lib/catch_up.ts";
 import { versionFileWarnings } from "../../lib/safety.ts";
+import { waitForLaterSecond } from "../support/waiting.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rm-catchup-" });
@@ -10,15 +11,6 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
     await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Waits (deadline 5 s) until the wall clock is in a later second than `sec`, with a margin. */
-async function waitPastSecond(sec: number): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (Date.now() < (sec + 1) * 1000 + 50) {
-    assert.ok(Date.now() < deadline, "the clock did not move on");
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -37,7 +29,7 @@ Deno.test("versionAppearedAt() does not move when an old Capistrano release is p
     const path = await capistrano(dir);
     const appeared = await versionAppearedAt(path);
     assert.ok(appeared !== null);
-    await waitPastSecond(appeared);
+    await waitForLaterSecond(dir, appeared);
     // Targets (re)started now run v2; pruning must not make them look stale.
     await Deno.remove(`${dir}/releases/old`, { recursive: true });
     await Deno.writeTextFile(`${dir}/unrelated`, "log\n");
@@ -50,7 +42,7 @@ Deno.test("versionAppearedAt() moves when the current link is swapped", async ()
     const path = await capistrano(dir);
     const before = await versionAppearedAt(path);
     assert.ok(before !== null);
-    await waitPastSecond(before);
+    await waitForLaterSecond(dir, before);
     await Deno.symlink("releases/old", `${dir}/current.tmp`);
     await Deno.rename(`${dir}/current.tmp`, `${dir}/current`);
     const after = await versionAppearedAt(path);

@@ -144,14 +144,20 @@ function okResponse(body: string): string {
 }
 
 /** A handler that never answers, and a promise that resolves when the client hangs up. */
-function neverAnswer(): { handler: Handler; clientClosed: Promise<void> } {
+function neverAnswer(): {
+  handler: Handler;
+  requestArrived: Promise<void>;
+  clientClosed: Promise<void>;
+} {
+  const arrived = Promise.withResolvers<void>();
   const closed = Promise.withResolvers<void>();
   const handler: Handler = async (conn) => {
+    arrived.resolve(); // FakeServer calls the handler once the whole request is in
     const buffer = new Uint8Array(1024);
     while (await conn.read(buffer) !== null);
     closed.resolve();
   };
-  return { handler, clientClosed: closed.promise };
+  return { handler, requestArrived: arrived.promise, clientClosed: closed.promise };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -390,12 +396,13 @@ Deno.test("post() times out on a server that never answers, and closes the conne
 });
 
 Deno.test("post() rejects with the signal's reason when aborted", async () => {
-  const { handler, clientClosed } = neverAnswer();
+  const { handler, requestArrived, clientClosed } = neverAnswer();
   await using server = await FakeServer.unix(handler);
   const controller = new AbortController();
   const reason = new Error("shutting down");
   const pending = server.transport().post(XML, { signal: controller.signal });
-  setTimeout(() => controller.abort(reason), 50);
+  await within(requestArrived, 10_000); // aborted mid-call, not before it
+  controller.abort(reason);
   assert.equal(await rejection(pending), reason);
   await within(clientClosed, 2_000);
   const aborted = AbortSignal.abort(reason);

@@ -3,14 +3,15 @@
  * deploy tool, rsync, cp, an editor or Kubernetes replaces a version file.
  *
  * Run with `deno test --no-prompt --allow-all tests/integration/`. Every event assertion waits on
- * a promise with a generous deadline; a short quiet period is used only where "nothing happened"
- * is the assertion.
+ * a promise with a generous deadline (Events.until); a short quietPeriod is used only where
+ * "nothing happened" is the assertion.
  */
 
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { VersionWatcher, type WatcherOptions, type WatchEvent } from "../../lib/watch/watcher.ts";
 import { readVersion } from "../../lib/watch/version_file.ts";
+import { quietPeriod, writerPause } from "../support/waiting.ts";
 
 const DEADLINE_MS = 10_000; // noisy 2-core machines
 const QUIET_MS = 500; // > settleMs (200): long enough for a wrongly reported event to show
@@ -118,7 +119,6 @@ async function scene(
 }
 
 const write = (path: string, text: string) => Deno.writeTextFile(path, text);
-const quiet = (ms = QUIET_MS) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The deploy tool's way: write a temp file next to it, rename it over. */
 async function replace(path: string, text: string, tempName = ".VERSION.tmp"): Promise<void> {
@@ -175,13 +175,13 @@ Deno.test("VersionWatcher reports a deletion once, and the recreated file", () =
     await events.untilMissing();
     await write(`${dir}/VERSION`, ""); // back, empty: not a version yet
     await Deno.remove(`${dir}/VERSION`); // gone again: already reported
-    await quiet();
+    await quietPeriod(QUIET_MS, "the file gone again: no second VersionMissing");
     assert.equal(events.missing, 1);
     assert.deepEqual(warnings(), [
       'Version file "<dir>/VERSION" deleted; waiting for it to come back',
     ]);
     await write(`${dir}/VERSION`, "v1\n"); // the same content as the last version: nothing
-    await quiet();
+    await quietPeriod(QUIET_MS, "the last version's content back: no VersionSeen");
     assert.deepEqual(events.seen, []);
     await write(`${dir}/VERSION`, "v2\n");
     await events.untilSeen("v2");
@@ -290,7 +290,7 @@ Deno.test("VersionWatcher reports nothing for the same content rewritten, touche
     await replace(`${dir}/VERSION`, "v1\n");
     await Deno.utime(`${dir}/VERSION`, new Date(), new Date());
     await Deno.chmod(`${dir}/VERSION`, 0o600);
-    await quiet();
+    await quietPeriod(QUIET_MS, "the same content rewritten, touched, chmod-ed: no VersionSeen");
     assert.ok(hints() > 0, "the changes were noticed");
     assert.deepEqual(events.list, []);
   }));
@@ -300,7 +300,7 @@ Deno.test("VersionWatcher reports a burst of 20 writes at most twice, last the f
     // Back to back, usually one read; on a loaded machine the first close may be read on its own.
     for (let i = 1; i <= 20; i++) await write(`${dir}/VERSION`, `burst ${i}\n`);
     await events.untilSeen("burst 20");
-    await quiet();
+    await quietPeriod(QUIET_MS, "no VersionSeen after the final content");
     assert.ok(events.seen.length <= 2, `seen ${events.seen.join(", ")}`);
     assert.equal(events.seen.at(-1), "burst 20");
   }));
@@ -308,11 +308,11 @@ Deno.test("VersionWatcher reports a burst of 20 writes at most twice, last the f
 Deno.test("VersionWatcher waits while the file is empty, then reports its content once", () =>
   scene("VERSION", plainFile, async ({ dir, events }) => {
     await write(`${dir}/VERSION`, "");
-    await quiet();
+    await quietPeriod(QUIET_MS, "an empty file: no VersionSeen");
     assert.deepEqual(events.seen, []);
     await write(`${dir}/VERSION`, "v2\n");
     await events.untilSeen("v2");
-    await quiet(300);
+    await quietPeriod(300, "one VersionSeen for v2, not two");
     assert.deepEqual(events.seen, ["v2"]);
   }));
 
@@ -334,7 +334,7 @@ Deno.test("VersionWatcher starts with a missing directory and follows it into be
   scene("a/b/VERSION", () => Promise.resolve(), async ({ dir, watcher, events, baseline }) => {
     assert.equal(baseline, null);
     assert.equal(watcher.watchCount, 1); // the temp dir, for "a"
-    await quiet(300);
+    await quietPeriod(300, "a missing directory: no events, no busy loop of reads");
     assert.deepEqual(events.list, []); // waiting is silent: no busy loop of reads
     await Deno.mkdir(`${dir}/a`);
     await Deno.mkdir(`${dir}/a/b`);
@@ -429,7 +429,7 @@ Deno.test("VersionWatcher.close() releases every watch and delivers nothing afte
       "..2026_11_25_10_00_00.2",
       "v2\n",
     );
-    await quiet(300);
+    await quietPeriod(300, "a closed watcher: no events");
     assert.deepEqual(events.list, []);
   }));
 
@@ -594,10 +594,10 @@ Deno.test("VersionWatcher reads 20 in-place writes 10 ms apart at most twice, la
   scene("VERSION", plainFile, async ({ dir, events }) => {
     for (let i = 1; i <= 20; i++) {
       await write(`${dir}/VERSION`, `b${i}\n`);
-      await quiet(10);
+      await writerPause(10);
     }
     await events.untilSeen("b20");
-    await quiet();
+    await quietPeriod(QUIET_MS, "at most two reads of the burst");
     assert.ok(events.seen.length <= 2, `seen ${events.seen.join(", ")}`);
     assert.equal(events.seen.at(-1), "b20");
   }));

@@ -142,18 +142,35 @@ export function logTime(text: string, pattern: RegExp): number {
   return time;
 }
 
-/** Waits until every namespec is RUNNING; returns their pids. */
+/**
+ * Waits until every namespec is RUNNING and its process has exec'd its command; returns their
+ * pids. Safe to stop from then on: until the exec, supervisord's forked child still runs
+ * supervisord's own Python signal handlers, which swallow a SIGTERM, so a stop sent then is lost
+ * and costs stopwaitsecs. With startsecs=0 supervisord reports RUNNING before that exec.
+ */
 export async function waitForRunning(
   sv: Supervisord,
   namespecs: readonly string[],
   timeoutMs = 30_000,
 ): Promise<Record<string, number>> {
-  return await waitFor(`${namespecs.join(", ")} RUNNING`, async () => {
+  return await waitFor(`${namespecs.join(", ")} RUNNING and exec'd`, async () => {
     const infos = await sv.client().getAllProcessInfo();
     const running = infos.filter((i) => i.state === "RUNNING" && namespecs.includes(i.namespec));
     if (running.length !== namespecs.length) return undefined;
+    for (const info of running) if (!await hasExeced(sv, info.pid)) return undefined;
     return Object.fromEntries(running.map((i) => [i.namespec, i.pid]));
   }, timeoutMs);
+}
+
+/**
+ * Whether `pid`, a child of `sv`, has exec'd its command: its /proc/<pid>/comm is no longer that
+ * of supervisord, whose forked copy it was. False when it is gone.
+ */
+export async function hasExeced(sv: Supervisord, pid: number): Promise<boolean> {
+  const comm = async (pid: number | null) =>
+    pid === null ? null : (await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => null))?.trim();
+  const own = await comm(pid);
+  return own !== null && own !== undefined && own !== await comm(sv.pid);
 }
 
 /** Namespecs (among `before`'s keys) whose pid differs in `after`, sorted. */
@@ -169,10 +186,6 @@ export function announcedDelayMs(line: string): number {
   const match = line.match(/restarting in ([\d.]+) (ms|seconds?)\b/);
   if (!match) throw new Error(`No "restarting in" delay in ${JSON.stringify(line)}`);
   return Number(match[1]) * (match[2] === "ms" ? 1 : 1000);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Environment variables releasemon reads that must not leak from the test runner's own. */
@@ -295,10 +308,15 @@ export async function waitForLog(
   timeoutMs = 30_000,
   file = "releasemon.log",
 ): Promise<string> {
-  return await waitFor(`releasemon log to match ${pattern}`, async () => {
-    const text = await readLog(sv, file);
-    return pattern.test(text) ? text : undefined;
-  }, timeoutMs);
+  try {
+    return await waitFor(`releasemon log to match ${pattern}`, async () => {
+      const text = await readLog(sv, file);
+      return pattern.test(text) ? text : undefined;
+    }, timeoutMs);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`${why}; ${file}:\n${await readLog(sv, file)}`, { cause: error });
+  }
 }
 
 /** pid of every process, by namespec. */
