@@ -39,6 +39,8 @@ import {
 
 /** `--log-level` choices. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+/** A `--log-level`. */
+export type LogLevel = typeof LOG_LEVELS[number];
 
 /** Thrown by the parser when `-h/--help` is given. */
 export class HelpRequested extends Error {}

@@ -14,7 +14,7 @@ import { DEFAULT_SERVER_URL } from "./config_defaults.ts";
 import { UsageError } from "./errors.ts";
 import { parseServerUrl } from "./supervisor/server_url.ts";
 import { absolutePath } from "./watch/path_chain.ts";
-import { buildParser, HelpRequested, LOG_LEVELS, VersionRequested } from "./_config_parser.ts";
+import { buildParser, HelpRequested, type LogLevel, VersionRequested } from "./_config_parser.ts";
 import { isNamespec, MAX_SECONDS, MAX_TIMER_MS, ms } from "./_config_values.ts";
 
 /** releasemon's version, shown by `--version`; keep in step with `deno.json`. */
@@ -42,7 +42,7 @@ export interface Config {
   settleMs: number;
   recheckMs: number; // 0: no periodic re-check
   pollMs: number | null; // set: polling-only mode
-  logLevel: typeof LOG_LEVELS[number];
+  logLevel: LogLevel;
   logFormat: "text" | "json";
   batchSize: number | null; // --rolling / --batch-size: restart N at a time, halt on a failure
   startTimeoutMs: number; // how long a restarted program may take to reach RUNNING

@@ -24,7 +24,6 @@ import {
   type RestartReport,
   type Step,
   transition,
-  type VersionRef,
 } from "./machine.ts";
 import { quoteVersion } from "./log.ts";
 import { rollOut } from "./rollout.ts";
