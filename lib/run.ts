@@ -5,22 +5,17 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { staleTargets, versionAppearedAt } from "./catch_up.ts";
-import { type Clock, sleep, systemClock, type TimerHandle } from "./clock.ts";
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import type { Config } from "./config.ts";
-import { backoffMs } from "./delay.ts";
 import {
-  HttpProtocolError,
   SupervisorAuthError,
   SupervisorFault,
   SupervisorUnavailableError,
   UsageError,
-  XmlRpcSyntaxError,
 } from "./errors.ts";
 import { type HookSetting, runPostHook, runPreHook } from "./cycle_hooks.ts";
 import {
   type Cycle,
-  type CycleDone,
   initialState,
   type MachineCommand,
   type MachineContext,
@@ -28,21 +23,18 @@ import {
   type MachineState,
   type Step,
   transition,
-  type VersionRef,
 } from "./machine.ts";
 import { quoteVersion } from "./log.ts";
 import type { RestartReport } from "./restart_report.ts";
 import { rollOut } from "./rollout.ts";
 import { versionFileWarnings } from "./safety.ts";
-import {
-  planRestart,
-  type SelfIdentity,
-  type TargetSelection,
-  unknownNames,
-} from "./restart_plan.ts";
+import { type SelfIdentity, type TargetSelection, unknownNames } from "./restart_plan.ts";
 import type { FleetCoordinator } from "./fleet/coordinator.ts";
 import type { SupervisorClient } from "./supervisor/client.ts";
 import type { VersionWatcher, WatchEvent } from "./watch/watcher.ts";
+import { errorText, isRetryable } from "./_retryable.ts";
+import { catchUp } from "./_run_catch_up.ts";
+import { FleetCalls } from "./_run_fleet.ts";
 
 const log = getLogger(["releasemon", "run"]);
 
@@ -95,13 +87,11 @@ class Loop {
   #state: MachineState = initialState(null);
   #timer: TimerHandle | null = null;
   #inFlight = new Set<Promise<void>>();
-  /** Aborts each pending fleet wait, by wait id (CancelFleetWait). */
-  #fleetWaits = new Map<number, AbortController>();
-  /** Fleet calls run one after the other: a slot is given back before the next is asked for. */
-  #fleetQueue: Promise<unknown> = Promise.resolve();
   #stopping = false;
   readonly #clock: Clock;
   readonly #context: MachineContext;
+  /** Set with --fleet. */
+  readonly #fleet: FleetCalls | null;
 
   constructor(
     readonly config: Config,
@@ -119,6 +109,7 @@ class Loop {
       fleet: (deps.fleet ?? null) !== null && !config.dryRun,
       random: deps.random ?? Math.random,
     };
+    this.#fleet = deps.fleet ? new FleetCalls(deps.fleet, signal) : null;
   }
 
   async start(): Promise<void> {
@@ -127,7 +118,18 @@ class Loop {
     await this.#checkTargets();
     const baseline = await this.deps.watcher.start((event) => this.#onWatchEvent(event));
     this.#state = initialState(baseline);
-    if (config.catchUp && baseline) this.#background(this.#catchUp(baseline));
+    if (config.catchUp && baseline) {
+      this.#background(catchUp(baseline, {
+        versionFile: config.versionFile,
+        selection: selectionOf(config),
+        client: this.deps.client,
+        self: this.deps.self,
+        clock: this.#clock,
+        signal: this.signal,
+        current: () => !this.#stopping && this.#state.latest?.hash === baseline.hash,
+        dispatch: (event) => this.#dispatch(event),
+      }));
+    }
     log.info("Watching {file} (version {version}); restarting {targets} on a new version", {
       file: config.versionFile,
       version: baseline ? quoteVersion(baseline.label) : "none yet",
@@ -190,36 +192,6 @@ class Loop {
     this.#inFlight.add(done);
   }
 
-  /** See lib/catch_up.ts: restart targets started before the baseline version appeared. */
-  async #catchUp(baseline: VersionRef): Promise<void> {
-    const appearedAt = await versionAppearedAt(this.config.versionFile).catch(() => null);
-    if (appearedAt === null) return;
-    for (let attempt = 0; !this.#stopping; attempt++) {
-      // A newer version restarts every target anyway.
-      if (this.#state.latest?.hash !== baseline.hash) return;
-      try {
-        const infos = await this.deps.client.getAllProcessInfo();
-        const plan = planRestart(infos, selectionOf(this.config), this.deps.self);
-        const stale = staleTargets(plan.restart, appearedAt);
-        log.debug("Catch-up: version appeared at {appearedAt}; {count} target(s) started before", {
-          appearedAt: new Date(appearedAt * 1000).toISOString(),
-          count: stale.length,
-        });
-        if (stale.length > 0) {
-          this.#dispatch({
-            type: "CatchUpNeeded",
-            version: baseline,
-            namespecs: stale.map((i) => i.namespec),
-          });
-        }
-        return;
-      } catch (error) {
-        if (!isRetryable(error)) throw error;
-        await sleep(this.#clock, backoffMs(attempt), this.signal);
-      }
-    }
-  }
-
   #onWatchEvent(event: WatchEvent): void {
     if (event.type === "VersionSeen") {
       log.debug("Version seen: {version}", { version: quoteVersion(event.version.label) });
@@ -261,17 +233,15 @@ class Loop {
       }
       case "AcquireFleetSlot":
         return this.#track(
-          this.#acquire(command.waitId, command.version),
+          this.#fleet!.acquire(command.waitId, command.version),
           (reason) => ({ type: "FleetWaitEnded", waitId: command.waitId, reason }),
         );
       case "CancelFleetWait":
-        this.#fleetWaits.get(command.waitId)?.abort();
+        this.#fleet?.cancel(command.waitId);
         return;
-      case "ReleaseFleetSlot": {
-        const fleet = this.deps.fleet;
-        if (fleet) this.#background(this.#fleetCall(() => fleet.release(command.version)));
+      case "ReleaseFleetSlot":
+        if (this.#fleet) this.#background(this.#fleet.release(command.version));
         return;
-      }
       case "CheckSupervisor":
         return this.#track(this.#checkSupervisor(), failed("restarting"));
       case "RunPreHook":
@@ -280,8 +250,11 @@ class Loop {
         return this.#track(this.#restart(command.cycle), failed("restarting"));
       case "RunPostHook":
         return this.#track(runPostHook(this.#hookSetting(), command), failed("post-restart"));
-      case "CycleDone":
-        return this.#cycleDone(command);
+      case "CycleDone": {
+        const reported = this.#fleet?.cycleDone(command);
+        if (reported) this.#background(reported);
+        return;
+      }
     }
   }
 
@@ -308,38 +281,6 @@ class Loop {
     this.#inFlight.add(done);
   }
 
-  /** Fleet calls in order (see #fleetQueue); a call's failure does not stop the next. */
-  #fleetCall<T>(call: () => Promise<T>): Promise<T> {
-    const result = this.#fleetQueue.then(call);
-    this.#fleetQueue = result.catch(() => {});
-    return result;
-  }
-
-  /** Waits for a fleet slot until granted, halted, uncoordinated or cancelled. */
-  #acquire(waitId: number, version: VersionRef): Promise<MachineEvent> {
-    const controller = new AbortController();
-    this.#fleetWaits.set(waitId, controller);
-    const signal = AbortSignal.any([this.signal, controller.signal]);
-    return this.#fleetCall(async (): Promise<MachineEvent> => {
-      try {
-        const decision = await this.deps.fleet!.gate(version, signal);
-        switch (decision.kind) {
-          case "go":
-            return { type: "FleetSlotGranted", waitId, version, canary: decision.canary };
-          case "halted":
-            return { type: "FleetHalted", waitId, version, reason: decision.reason };
-          case "uncoordinated":
-            return { type: "FleetUncoordinated", waitId, version };
-        }
-      } catch (error) {
-        if (signal.aborted) return { type: "FleetWaitEnded", waitId };
-        throw error;
-      } finally {
-        this.#fleetWaits.delete(waitId);
-      }
-    });
-  }
-
   async #checkSupervisor(): Promise<MachineEvent> {
     try {
       await this.deps.client.getState();
@@ -347,23 +288,6 @@ class Loop {
     } catch (error) {
       return { type: "SupervisorChecked", ok: false, reason: errorText(error) };
     }
-  }
-
-  /** Tells the fleet how this host's cycle ended (after the post command), in the background. */
-  #cycleDone(done: CycleDone): void {
-    const fleet = this.deps.fleet;
-    // Only a cycle that went through the fleet: never a dry run, never one that got no answer.
-    if (!fleet || done.cycle.fleet === undefined) return;
-    const failures = done.report?.failed.map((f) => `${f.namespec}: ${f.reason}`) ?? [];
-    const detail = done.reason ?? (failures.join("; ") ||
-      `${done.report?.restarted.length ?? 0} program(s) restarted`);
-    this.#background(this.#fleetCall(() =>
-      fleet.finish(done.cycle.version, {
-        outcome: done.outcome === "halted" ? "skipped" : done.outcome,
-        ok: done.outcome === "success" || done.outcome === "halted",
-        detail,
-      })
-    ));
   }
 
   async #restart(cycle: Cycle): Promise<MachineEvent> {
@@ -401,19 +325,7 @@ class Loop {
   }
 }
 
-/** Errors that time (or a person fixing supervisord) can cure: keep the version and retry. */
-function isRetryable(error: unknown): boolean {
-  if (error instanceof SupervisorUnavailableError) return true;
-  if (error instanceof SupervisorAuthError) return true;
-  if (error instanceof SupervisorFault) return error.faultName === "SHUTDOWN_STATE";
-  return error instanceof HttpProtocolError || error instanceof XmlRpcSyntaxError;
-}
-
 /** A step's exception ends the cycle in the step's phase (lib/machine.ts). */
 function failed(step: Step): (reason: string) => MachineEvent {
   return (reason) => ({ type: "StepFailed", step, reason });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

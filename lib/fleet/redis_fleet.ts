@@ -1,7 +1,7 @@
 /**
  * {@linkcode Fleet} on Redis: every host runs one `RedisFleet` against the same server; each
- * operation is one atomic Lua script (`scripts.ts`, which also documents the key layout), and the
- * lease clock is Redis's own `TIME`.
+ * operation is one atomic Lua script (`scripts.ts`, which also documents the key layout; called
+ * through `_script_calls.ts`), and the lease clock is Redis's own `TIME`.
  *
  * ```ts
  * const fleet = new RedisFleet("redis://redis.internal:6379/0", env.RELEASEMON_FLEET_PASSWORD ?? null, {
@@ -36,40 +36,27 @@ import { getLogger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import {
   type Fleet,
-  FleetIdentityError,
   type FleetOptions,
   FleetUnavailableError,
   type FleetVersion,
   type HostOutcome,
-  type HostRecord,
   type RolloutStatus,
   type SlotDecision,
 } from "./fleet.ts";
 import { parseFleetUrl } from "./fleet_url.ts";
 import { RedisConnection, type RedisConnectionOptions } from "./_redis_connection.ts";
-import { SCRIPTS } from "./scripts.ts";
+import { HostClaim } from "./_host_claim.ts";
+import { ScriptCalls } from "./_script_calls.ts";
+import { SlotLease } from "./_slot_lease.ts";
 import {
   type CheckedOptions,
   checkOptions,
   checkVersion,
   DEFAULT_RETENTION_MS,
-  emptyStatus,
-  identityConflict,
-  logLostSlot,
-  lostSlotDetail,
 } from "./_validate.ts";
+import { WakeUps } from "./_wake_ups.ts";
 
 const log = getLogger(["releasemon", "fleet"]);
-
-/** Least time between two attempts to restore a lost pub/sub subscription. */
-const RESUBSCRIBE_MS = 1_000;
-const HOST_STATES: ReadonlySet<string> = new Set([
-  "waiting",
-  "restarting",
-  "done",
-  "failed",
-  "skipped",
-]);
 
 export interface RedisFleetOptions extends FleetOptions, RedisConnectionOptions {
   /** Timers for polling and renewal. @default systemClock */
@@ -82,44 +69,24 @@ export interface RedisFleetOptions extends FleetOptions, RedisConnectionOptions 
   retentionMs?: number;
 }
 
-interface Held {
-  version: FleetVersion;
-  canary: boolean;
-}
-
 /** The Redis engine; see the module doc. */
 export class RedisFleet implements Fleet, AsyncDisposable {
   readonly #options: CheckedOptions;
   readonly #clock: Clock;
-  readonly #retentionMs: number;
-  readonly #prefix: string;
-  readonly #keys: string[];
   readonly #conn: RedisConnection;
   readonly #sub: RedisConnection;
+  readonly #calls: ScriptCalls;
+  readonly #claim: HostClaim;
+  readonly #wakeUps: WakeUps;
   /** The data set this host last saw (`epoch` key), to notice a Redis that lost its data. */
   #epoch = "";
-  #held: Held | null = null;
-  /** Canary flag of versions this host held, so a retried finish still reports it. */
-  readonly #canaryOf = new Map<string, boolean>();
-  /** Versions whose slot this host lost (its lease expired) before it finished. */
-  readonly #lost = new Set<string>();
+  readonly #lease: SlotLease;
   /** Registered in the queue (or holding) since the last finish/release. */
   #registered = false;
-  #renewTimer: TimerHandle | null = null;
-  #renewing: Promise<void> | null = null;
   /** Heartbeat of a host standing by after `release`, until it asks again or leaves. */
   #standByTimer: TimerHandle | null = null;
-  /** This process's claim on its host id: a random token, refreshed every third of a lease. */
-  readonly #token = crypto.randomUUID();
-  #claimedAt = -Infinity;
-  #claimTimer: TimerHandle | null = null;
-  /** Set once another process was found holding our host id; every later acquire rejects. */
-  #conflict: FleetIdentityError | null = null;
-  #wakeCount = 0;
-  readonly #wakers = new Set<() => void>();
-  #subscribing: Promise<void> | null = null;
-  #lastSubscribeAt = -Infinity;
   readonly #tasks = new Set<Promise<unknown>>();
+  readonly #track = (task: Promise<unknown>) => this.#background(task);
   #closed = false;
 
   /**
@@ -130,14 +97,10 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     const endpoint = parseFleetUrl(url);
     this.#options = checkOptions(options);
     this.#clock = options.clock ?? systemClock;
-    this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-    if (!Number.isInteger(this.#retentionMs) || this.#retentionMs < 1) {
-      throw new RangeError(
-        `Cannot use retentionMs "${this.#retentionMs}": must be an integer >= 1`,
-      );
+    const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    if (!Number.isInteger(retentionMs) || retentionMs < 1) {
+      throw new RangeError(`Cannot use retentionMs "${retentionMs}": must be an integer >= 1`);
     }
-    this.#prefix = `releasemon:{${this.#options.group}}:`;
-    this.#keys = [`${this.#prefix}slots`];
     const connection: RedisConnectionOptions = {};
     if (options.connectTimeoutMs !== undefined) {
       connection.connectTimeoutMs = options.connectTimeoutMs;
@@ -148,6 +111,11 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     if (options.tlsCaPem !== undefined) connection.tlsCaPem = options.tlsCaPem;
     this.#conn = new RedisConnection(endpoint, password, connection);
     this.#sub = new RedisConnection(endpoint, password, connection);
+    this.#calls = new ScriptCalls(this.#conn, this.#options, retentionMs);
+    this.#lease = new SlotLease(this.#calls, this.#clock, this.#options.leaseMs, () => this.#epoch);
+    this.#claim = new HostClaim(this.#calls, this.#options, this.#clock, this.#track);
+    const channel = `${this.#calls.prefix}wake`;
+    this.#wakeUps = new WakeUps(this.#sub, channel, this.#clock, this.#options.pollMs);
   }
 
   /** The server's display URL (no credentials). */
@@ -167,37 +135,23 @@ export class RedisFleet implements Fleet, AsyncDisposable {
    */
   async join(): Promise<void> {
     this.#checkOpen();
-    await this.#claim();
+    await this.#claim.claim();
   }
 
   async acquire(version: FleetVersion, signal: AbortSignal): Promise<SlotDecision> {
     checkVersion(version);
     signal.throwIfAborted();
     this.#checkOpen();
-    this.#ensureSubscribed();
+    this.#wakeUps.ensureSubscribed(this.#track);
     this.#stopStandingBy();
-    const stale = this.#clock.now() - this.#claimedAt >= this.#options.leaseMs / 3;
-    if (stale || this.#conflict !== null) await this.#claim();
-    const o = this.#options;
+    if (this.#claim.stale || this.#claim.conflict !== null) await this.#claim.claim();
     for (;;) {
-      const seen = this.#wakeCount;
-      const call = this.#conn.eval(SCRIPTS.acquire, this.#keys, [
-        this.#prefix,
-        o.hostId,
-        version.hash,
-        version.label,
-        String(o.maxParallel),
-        String(o.canary),
-        String(o.leaseMs),
-        String(o.waiterTtlMs),
-        String(this.#retentionMs),
-        this.#epoch,
-        String(Math.ceil(o.leaseMs / 2)),
-      ]);
+      const seen = this.#wakeUps.count;
+      const call = this.#calls.acquire(version, this.#epoch);
       this.#background(call);
       let reply: string[];
       try {
-        reply = _strings(await _abortable(call, signal), "acquire");
+        reply = await _abortable(call, signal);
       } catch (error) {
         if (signal.aborted) this.#leaveAfter(call, "gave up waiting");
         throw error;
@@ -208,7 +162,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
       this.#epoch = epoch;
       this.#registered = true;
       if (kind === "go") {
-        this.#hold({ version, canary: detail === "1" });
+        this.#lease.hold({ version, canary: detail === "1" });
         if (signal.aborted) {
           this.#leaveAfter(Promise.resolve(), "gave up waiting");
           throw signal.reason;
@@ -220,45 +174,35 @@ export class RedisFleet implements Fleet, AsyncDisposable {
         return { kind: "halted", reason: detail };
       }
       try {
-        await this.#waitForWake(seen, signal);
+        await this.#wakeUps.wait(seen, signal);
       } catch (error) {
         this.#leaveAfter(Promise.resolve(), "gave up waiting");
         throw error;
       }
       this.#checkOpen();
-      if (this.#conflict !== null) {
+      const conflict = this.#claim.conflict;
+      if (conflict !== null) {
         this.#leaveAfter(Promise.resolve(), "its host id is in use by another process");
-        throw this.#conflict;
+        throw conflict;
       }
-      this.#ensureSubscribed();
+      this.#wakeUps.ensureSubscribed(this.#track);
     }
   }
 
   async finish(version: FleetVersion, outcome: HostOutcome): Promise<void> {
     checkVersion(version);
     this.#checkOpen();
-    if (this.#held?.version.hash === version.hash) await this.#unhold();
+    if (this.#lease.held?.version.hash === version.hash) await this.#lease.unhold();
     this.#stopStandingBy();
-    const canary = this.#canaryOf.get(version.hash) ?? false;
-    const lost = this.#lost.has(version.hash);
-    await this.#conn.eval(SCRIPTS.finish, this.#keys, [
-      this.#prefix,
-      this.#options.hostId,
-      version.hash,
-      version.label,
-      outcome.outcome,
-      outcome.ok ? "1" : "0",
-      lost ? lostSlotDetail(outcome.detail) : outcome.detail,
-      canary ? "1" : "0",
-      String(this.#retentionMs),
-    ]);
+    const canary = this.#lease.wasCanary(version.hash);
+    await this.#calls.finish(version, outcome, canary, this.#lease.wasLost(version.hash));
     this.#registered = false;
   }
 
   async release(version: FleetVersion): Promise<void> {
     checkVersion(version);
     this.#checkOpen();
-    if (this.#held?.version.hash === version.hash) await this.#unhold();
+    if (this.#lease.held?.version.hash === version.hash) await this.#lease.unhold();
     this.#stopStandingBy();
     // The heartbeat repeats the stand-by, so a call that fails here is retried in the background.
     this.#scheduleStandBy(version);
@@ -267,26 +211,18 @@ export class RedisFleet implements Fleet, AsyncDisposable {
 
   async status(versionHash?: string): Promise<RolloutStatus> {
     this.#checkOpen();
-    const reply = await this.#conn.eval(SCRIPTS.status, this.#keys, [
-      this.#prefix,
-      versionHash ?? "",
-    ]);
-    return _parseStatus(this.#options.group, reply);
+    return await this.#calls.status(versionHash);
   }
 
   async resume(versionHash?: string): Promise<boolean> {
     this.#checkOpen();
-    const reply = await this.#conn.eval(SCRIPTS.resume, this.#keys, [
-      this.#prefix,
-      versionHash ?? "",
-    ]);
-    return reply === 1;
+    return await this.#calls.resume(versionHash);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    const registered = this.#registered || this.#held !== null || this.#tasks.size > 0;
-    const claimed = this.#claimedAt > -Infinity && this.#conflict === null;
+    const registered = this.#registered || this.#lease.held !== null || this.#tasks.size > 0;
+    const claimed = this.#claim.held;
     await this.#stop();
     // Last word from this host, after any in-flight acquire has landed.
     if (registered) {
@@ -297,12 +233,7 @@ export class RedisFleet implements Fleet, AsyncDisposable {
       }
     }
     if (claimed) {
-      // Frees the id at once, so that a restarted releasemon need not wait for the claim's TTL.
-      await this.#conn.eval(SCRIPTS.unclaim, this.#keys, [
-        this.#prefix,
-        this.#options.hostId,
-        this.#token,
-      ]).catch((error) => {
+      await this.#claim.unclaim().catch((error) => {
         log.debug("Cannot drop the host id's claim: {error}", { error: String(error) });
       });
     }
@@ -329,13 +260,10 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   /** Refuses new calls, wakes waiters, stops renewing and lets background work finish. */
   async #stop(): Promise<void> {
     this.#closed = true;
-    for (const wake of this.#wakers) wake();
-    this.#claimTimer?.cancel();
-    this.#claimTimer = null;
+    this.#wakeUps.close();
+    this.#claim.stop();
     this.#stopStandingBy();
-    this.#stopRenewing();
-    await this.#renewing;
-    this.#held = null;
+    await this.#lease.close();
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
   }
 
@@ -345,124 +273,11 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     }
   }
 
-  #hold(held: Held): void {
-    this.#held = held;
-    this.#canaryOf.clear();
-    this.#canaryOf.set(held.version.hash, held.canary);
-    this.#scheduleRenewal();
-  }
-
-  async #unhold(): Promise<void> {
-    this.#stopRenewing();
-    await this.#renewing;
-    this.#held = null;
-  }
-
-  #stopRenewing(): void {
-    this.#renewTimer?.cancel();
-    this.#renewTimer = null;
-  }
-
-  #scheduleRenewal(): void {
-    this.#stopRenewing();
-    this.#renewTimer = this.#clock.setTimer(() => {
-      this.#renewTimer = null;
-      this.#renewing = this.#renew().finally(() => {
-        this.#renewing = null;
-        if (this.#held !== null && !this.#closed && this.#renewTimer === null) {
-          this.#scheduleRenewal();
-        }
-      });
-    }, this.#options.leaseMs / 3);
-  }
-
-  async #renew(): Promise<void> {
-    const held = this.#held;
-    if (held === null || this.#closed) return;
-    let result: unknown;
-    try {
-      result = await this.#conn.eval(SCRIPTS.renew, this.#keys, [
-        this.#prefix,
-        this.#options.hostId,
-        held.version.hash,
-        held.version.label,
-        String(this.#options.leaseMs),
-        held.canary ? "1" : "0",
-        String(this.#retentionMs),
-        String(this.#options.maxParallel),
-        this.#epoch,
-      ]);
-    } catch (error) {
-      log.warning("Cannot renew the fleet slot for version {version}: {error}", {
-        version: held.version.label,
-        error: String(error),
-      });
-      return;
-    }
-    if (result === "renewed" || result === "recreated" || this.#held !== held) return;
-    // Finished or moved on meanwhile ("gone"), or the lease expired ("lost"): stop renewing.
-    this.#stopRenewing();
-    this.#held = null;
-    if (result === "lost") {
-      this.#lost.add(held.version.hash);
-      logLostSlot(held.version);
-    }
-  }
-
-  /** Claims or refreshes the host id and keeps refreshing it; throws on a conflict. */
-  async #claim(): Promise<void> {
-    this.#keepClaim();
-    const o = this.#options;
-    const reply = _strings(
-      await this.#conn.eval(SCRIPTS.claim, this.#keys, [
-        this.#prefix,
-        o.hostId,
-        this.#token,
-        o.instance,
-        String(o.leaseMs),
-      ]),
-      "claim",
-    );
-    if (reply[0] === "taken") {
-      this.#conflict = identityConflict(o, reply[1] ?? "", Number(reply[2] ?? 0));
-      throw this.#conflict;
-    }
-    this.#conflict = null;
-    this.#claimedAt = this.#clock.now();
-  }
-
-  /**
-   * Refreshes the claim every third of a lease (a miss is retried at the next tick). A conflict
-   * found here (this process's claim lapsed and another took the id) is logged once; acquire
-   * rejects until the id is ours again.
-   */
-  #keepClaim(): void {
-    if (this.#claimTimer !== null || this.#closed) return;
-    this.#claimTimer = this.#clock.setTimer(() => {
-      this.#claimTimer = null;
-      const before = this.#conflict;
-      this.#background(
-        this.#claim().catch((error) => {
-          if (error instanceof FleetIdentityError) {
-            if (before === null) log.error("{error}", { error: error.message });
-          } else {
-            log.debug("Cannot refresh the host id's claim: {error}", { error: String(error) });
-          }
-        }),
-      );
-    }, this.#options.leaseMs / 3);
-  }
-
   /** Gives the slot back and heartbeats as a waiter; false when no longer registered. */
   async #standBy(version: FleetVersion): Promise<boolean> {
-    const reply = await this.#conn.eval(SCRIPTS.standBy, this.#keys, [
-      this.#prefix,
-      this.#options.hostId,
-      version.hash,
-      String(this.#options.waiterTtlMs),
-    ]);
-    if (reply !== 1) this.#stopStandingBy();
-    return reply === 1;
+    const registered = await this.#calls.standBy(version);
+    if (!registered) this.#stopStandingBy();
+    return registered;
   }
 
   #scheduleStandBy(version: FleetVersion): void {
@@ -484,18 +299,13 @@ export class RedisFleet implements Fleet, AsyncDisposable {
   }
 
   async #release(what: string): Promise<void> {
-    await this.#conn.eval(SCRIPTS.release, this.#keys, [
-      this.#prefix,
-      this.#options.hostId,
-      what,
-    ]);
+    await this.#calls.release(what);
     this.#registered = false;
   }
 
   /** After an abort: once `call` settled, leave the queue (and any slot it granted). */
   #leaveAfter(call: Promise<unknown>, what: string): void {
-    this.#stopRenewing();
-    this.#held = null;
+    this.#lease.drop();
     this.#background(
       call.catch(() => {}).then(() => this.#release(what)).catch((error) => {
         log.debug("Cannot leave the fleet queue after abort: {error}", { error: String(error) });
@@ -508,44 +318,6 @@ export class RedisFleet implements Fleet, AsyncDisposable {
     this.#tasks.add(task);
     task.catch(() => {}).finally(() => this.#tasks.delete(task));
   }
-
-  /** Keeps the pub/sub subscription alive (best effort: polling still works without it). */
-  #ensureSubscribed(): void {
-    if (this.#closed || this.#sub.ready || this.#subscribing !== null) return;
-    if (this.#clock.now() - this.#lastSubscribeAt < RESUBSCRIBE_MS) return;
-    this.#lastSubscribeAt = this.#clock.now();
-    const channel = `${this.#prefix}wake`;
-    this.#subscribing = this.#sub.subscribe(channel, () => this.#wake()).catch((error) => {
-      log.debug("Cannot subscribe to fleet wake-ups: {error}", { error: String(error) });
-    }).finally(() => this.#subscribing = null);
-    this.#background(this.#subscribing);
-  }
-
-  #wake(): void {
-    this.#wakeCount++;
-    for (const wake of this.#wakers) wake();
-  }
-
-  /** Resolves after `pollMs` or at the first wake-up since `seen`; rejects on abort. */
-  #waitForWake(seen: number, signal: AbortSignal): Promise<void> {
-    if (this.#wakeCount !== seen || this.#closed) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        timer.cancel();
-        this.#wakers.delete(done);
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        timer.cancel();
-        this.#wakers.delete(done);
-        reject(signal.reason);
-      };
-      const timer = this.#clock.setTimer(done, this.#options.pollMs);
-      this.#wakers.add(done);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
 }
 
 /** Rejects with the signal's reason as soon as it aborts; `promise` keeps running. */
@@ -555,64 +327,4 @@ function _abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
-}
-
-function _strings(reply: unknown, script: string): string[] {
-  if (!Array.isArray(reply) || !reply.every((item) => typeof item === "string")) {
-    throw new FleetUnavailableError(`Cannot read the ${script} script's answer: unexpected shape`);
-  }
-  return reply;
-}
-
-function _pairs(flat: unknown): Map<string, string> {
-  const map = new Map<string, string>();
-  if (!Array.isArray(flat)) return map;
-  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), String(flat[i + 1]));
-  return map;
-}
-
-/** Turns the status script's answer into a RolloutStatus; tolerates odd records. */
-function _parseStatus(group: string, reply: unknown): RolloutStatus {
-  if (!Array.isArray(reply) || reply.length < 4) {
-    throw new FleetUnavailableError("Cannot read the status script's answer: unexpected shape");
-  }
-  const [hash, metaFlat, hostsFlat, slotsRaw] = reply;
-  const slots = Array.isArray(slotsRaw) ? slotsRaw.map(String) : [];
-  if (typeof hash !== "string" || hash === "") return emptyStatus(group, slots);
-  const meta = _pairs(metaFlat);
-  const reason = meta.get("haltReason");
-  const halted = reason === undefined ? null : {
-    reason,
-    by: meta.get("haltBy") ?? "",
-    at: Number(meta.get("haltAt") ?? 0),
-  };
-  const hosts: (HostRecord & { ticket: number })[] = [];
-  for (const [hostId, raw] of _pairs(hostsFlat)) {
-    let rec: Record<string, unknown> = {};
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      if (parsed !== null && typeof parsed === "object") rec = parsed as Record<string, unknown>;
-    } catch {
-      // A record we cannot read still lists the host.
-    }
-    const state = typeof rec.state === "string" && HOST_STATES.has(rec.state)
-      ? rec.state as HostRecord["state"]
-      : "waiting";
-    hosts.push({
-      hostId,
-      state,
-      outcome: typeof rec.outcome === "string" ? rec.outcome : null,
-      detail: typeof rec.detail === "string" ? rec.detail : "",
-      at: typeof rec.at === "number" ? rec.at : 0,
-      ticket: typeof rec.ticket === "number" ? rec.ticket : Number.MAX_SAFE_INTEGER,
-    });
-  }
-  hosts.sort((a, b) => a.ticket - b.ticket || a.hostId.localeCompare(b.hostId));
-  return {
-    group,
-    version: { hash, label: meta.get("label") ?? "" },
-    halted,
-    hosts: hosts.map(({ ticket: _ticket, ...host }) => host),
-    slots,
-  };
 }

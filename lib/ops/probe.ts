@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { FleetUnavailableError } from "../fleet/fleet.ts";
 import { versionAppearedAt } from "../catch_up.ts";
 import type { Config } from "../config.ts";
 import { SupervisorAuthError, SupervisorUnavailableError, UsageError } from "../errors.ts";
@@ -200,7 +201,7 @@ async function probeFleet(config: Config): Promise<FleetFacts> {
     return { kind: "ok", url: fleet.url };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const refused = (error as { authRefused?: boolean }).authRefused === true;
+    const refused = error instanceof FleetUnavailableError && error.authRefused;
     return { kind: refused ? "refused" : "unreachable", url: fleet.url, message };
   } finally {
     await fleet.close();

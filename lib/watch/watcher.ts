@@ -19,13 +19,8 @@
 import { getLogger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import { formatDuration } from "../delay.ts";
-import {
-  absolutePath,
-  eventHints,
-  lstatLookup,
-  type PathChain,
-  resolveChain,
-} from "./path_chain.ts";
+import { DirWatches } from "./_dir_watches.ts";
+import { absolutePath, lstatLookup, type PathChain, resolveChain } from "./path_chain.ts";
 import { checkNonNegative as checkMs } from "../check.ts";
 import {
   type Hint,
@@ -83,13 +78,6 @@ const MAX_ARM_ROUNDS = 4;
 
 const log = getLogger(["releasemon", "watch"]);
 
-interface ArmedWatch {
-  id: string;
-  watcher: Deno.FsWatcher;
-  /** The loop reading the watcher's events; ends when the watcher is closed. */
-  pump: Promise<void>;
-}
-
 /** Watches one version file through the directories of its symlink chain. */
 export class VersionWatcher implements AsyncDisposable {
   readonly #path: string;
@@ -97,15 +85,12 @@ export class VersionWatcher implements AsyncDisposable {
   readonly #recheckMs: number;
   readonly #pollMs: number;
   readonly #clock: Clock;
-  readonly #watchFs: (dir: string) => Deno.FsWatcher;
   #phase: "new" | "started" | "closed" = "new";
-  /** Directories whose watch could not be set up (warned once each): polled instead. */
-  readonly #blind = new Set<string>();
   /** A re-check timer is set or its check is running; it re-arms itself while needed. */
   #rechecking = false;
   #onEvent: ((event: WatchEvent) => void) | null = null;
   #chain: PathChain | null = null;
-  readonly #watches = new Map<string, ArmedWatch>();
+  readonly #dirs: DirWatches;
   #settleState: SettleState = SETTLE_IDLE;
   #settleTimer: TimerHandle | null = null;
   #recheckTimer: TimerHandle | null = null;
@@ -123,12 +108,26 @@ export class VersionWatcher implements AsyncDisposable {
     this.#recheckMs = checkMs("recheckMs", options.recheckMs ?? DEFAULT_RECHECK_MS);
     this.#pollMs = checkMs("pollMs", options.pollMs ?? 0);
     this.#clock = options.clock ?? systemClock;
-    this.#watchFs = options.watchFs ?? ((dir) => Deno.watchFs(dir, { recursive: false }));
+    const fallback = this.#recheckMs > 0
+      ? `changes there are seen only by the re-check every ${formatDuration(this.#recheckMs)}`
+      : `polling every ${formatDuration(FALLBACK_POLL_MS)} instead (--recheck-interval is 0)`;
+    const watchFs = options.watchFs ?? ((dir) => Deno.watchFs(dir, { recursive: false }));
+    this.#dirs = new DirWatches(watchFs, fallback, {
+      chain: () => this.#chain,
+      hint: (hint) => this.#hint(hint),
+      lost: () => {
+        this.#chain = null;
+        this.#hint("removed");
+      },
+      blind: () => {
+        if (this.#phase === "started") this.#scheduleRecheck();
+      },
+    });
   }
 
   /** Number of inotify watches currently armed (0 in polling mode). */
   get watchCount(): number {
-    return this.#watches.size;
+    return this.#dirs.size;
   }
 
   /** Reads the baseline (null when the file is missing or empty), arms the watches, and starts delivering events to `onEvent`. */
@@ -152,8 +151,7 @@ export class VersionWatcher implements AsyncDisposable {
     this.#phase = "closed";
     this.#settleTimer?.cancel();
     this.#recheckTimer?.cancel();
-    const pumps = [...this.#watches].map(([dir, armed]) => this.#unwatch(dir, armed));
-    this.#closed = Promise.all([...pumps, this.#queue]).then(() => {});
+    this.#closed = Promise.all([this.#dirs.close(), this.#queue]).then(() => {});
     return this.#closed;
   }
 
@@ -169,79 +167,10 @@ export class VersionWatcher implements AsyncDisposable {
       if (this.#phase === "closed" || chain.key === this.#chain?.key) break;
       changed = true;
       this.#chain = chain;
-      if (this.#pollMs === 0) await this.#arm(chain);
+      if (this.#pollMs === 0) await this.#dirs.arm(chain);
       // Then resolve again: a change between the lookups and the arming would go unseen.
     }
     return changed;
-  }
-
-  async #arm(chain: PathChain): Promise<void> {
-    const stale = [...this.#watches].filter(([dir, armed]) =>
-      chain.directories.get(dir)?.id !== armed.id
-    );
-    // Deno 2.9.6 shares one inotify watch between FsWatchers on the same path: a watcher made
-    // before the old one's stream has ended joins the old watch, which follows the moved-away
-    // directory (measured). So the old streams end first.
-    await Promise.all(stale.map(([dir, armed]) => this.#unwatch(dir, armed)));
-    if (this.#phase === "closed") return;
-    for (const dir of this.#blind) if (!chain.directories.has(dir)) this.#blind.delete(dir);
-    for (const [dir, { id }] of chain.directories) {
-      if (this.#watches.has(dir)) continue;
-      let watcher: Deno.FsWatcher;
-      try {
-        watcher = this.#watchFs(dir);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) {
-          // Gone since it was resolved: the next round sees it.
-          log.debug("Cannot watch {dir}: {error}", { dir, error: String(error) });
-        } else {
-          this.#goneBlind(dir, error);
-        }
-        continue;
-      }
-      this.#blind.delete(dir);
-      const armed: ArmedWatch = { id, watcher, pump: Promise.resolve() };
-      this.#watches.set(dir, armed);
-      armed.pump = this.#pump(dir, armed);
-    }
-    log.debug("Watching directories {directories}", { directories: [...this.#watches.keys()] });
-  }
-
-  /** Closes one watch; resolves when its stream has ended. */
-  #unwatch(dir: string, armed: ArmedWatch): Promise<void> {
-    if (this.#watches.get(dir) === armed) this.#watches.delete(dir);
-    closeQuietly(armed.watcher);
-    return armed.pump;
-  }
-
-  async #pump(dir: string, armed: ArmedWatch): Promise<void> {
-    let lastRenamedTo: string | null = null;
-    try {
-      for await (const event of armed.watcher) {
-        if (this.#phase === "closed") return;
-        const hints = this.#chain === null
-          ? []
-          : eventHints(this.#chain, dir, event, lastRenamedTo);
-        // Only events that matter are logged: releasemon's own log file may sit in a watched
-        // directory, and logging its writes would feed the watch forever.
-        if (hints.length > 0) {
-          log.debug("File-system event {kind} {paths}", { kind: event.kind, paths: event.paths });
-        }
-        lastRenamedTo = event.kind === "rename" && event.paths.length === 1
-          ? event.paths[0]!
-          : null;
-        for (const hint of hints) this.#hint(hint);
-      }
-    } catch (error) {
-      log.debug("Watch on {dir} failed: {error}", { dir, error: String(error) });
-    }
-    closeQuietly(armed.watcher); // when it ended by itself: release it before re-watching
-    if (this.#phase !== "closed" && this.#watches.get(dir) === armed) {
-      // The stream ended without close(): the directory was deleted and inotify dropped it.
-      this.#watches.delete(dir);
-      this.#chain = null;
-      this.#hint("removed");
-    }
   }
 
   #hint(hint: Hint): void {
@@ -310,24 +239,10 @@ export class VersionWatcher implements AsyncDisposable {
     return read.kind === "version" ? read.version : null;
   }
 
-  /** Warns (once per directory) that a watch could not be set up, and makes sure it is polled. */
-  #goneBlind(dir: string, error: unknown): void {
-    if (this.#blind.has(dir)) return;
-    this.#blind.add(dir);
-    const fallback = this.#recheckMs > 0
-      ? `changes there are seen only by the re-check every ${formatDuration(this.#recheckMs)}`
-      : `polling every ${formatDuration(FALLBACK_POLL_MS)} instead (--recheck-interval is 0)`;
-    log.warning(
-      "Cannot watch {dir} for changes: {error}; {fix}; {fallback}",
-      { dir, error: String(error), fix: _watchFix(error), fallback },
-    );
-    if (this.#phase === "started") this.#scheduleRecheck();
-  }
-
   #recheckEveryMs(): number {
     if (this.#pollMs > 0) return this.#pollMs;
     if (this.#recheckMs > 0) return this.#recheckMs;
-    return this.#blind.size > 0 ? FALLBACK_POLL_MS : 0;
+    return this.#dirs.blindCount > 0 ? FALLBACK_POLL_MS : 0;
   }
 
   #scheduleRecheck(): void {
@@ -352,28 +267,4 @@ export class VersionWatcher implements AsyncDisposable {
       log.error("The version event handler failed on {type}: {error}", { ...event, error });
     }
   }
-}
-
-/** What to do about a watch that could not be set up, from the error Deno.watchFs threw. */
-function _watchFix(error: unknown): string {
-  const text = String(error);
-  if (error instanceof Deno.errors.PermissionDenied || /permission denied/i.test(text)) {
-    return "releasemon's user may not read that directory; fix its permissions";
-  }
-  if (/no space left|os error 28|watch limit/i.test(text)) {
-    return "the inotify watch limit is reached; raise it, e.g. " +
-      "sysctl fs.inotify.max_user_watches=524288 (and in /etc/sysctl.d/ to keep it)";
-  }
-  if (/too many open files|os error 24/i.test(text)) {
-    return "the inotify instance limit is reached; raise it, e.g. " +
-      "sysctl fs.inotify.max_user_instances=1024 (and in /etc/sysctl.d/ to keep it)";
-  }
-  return "if inotify does not work on this file system (NFS, some container mounts), " +
-    "use --poll-interval";
-}
-
-function closeQuietly(watcher: Deno.FsWatcher): void {
-  try {
-    watcher.close();
-  } catch { /* closed already: nothing to release */ }
 }

@@ -16,7 +16,8 @@ import {
 import { SupervisorClient } from "../../lib/supervisor/client.ts";
 import { decodeMethodResponse, MAX_RESPONSE_BYTES } from "../../lib/supervisor/xmlrpc.ts";
 import { parseServerUrl, type ServerEndpoint } from "../../lib/supervisor/server_url.ts";
-import { classifyConnectError, HttpTransport } from "../../lib/supervisor/transport.ts";
+import { HttpTransport } from "../../lib/supervisor/transport.ts";
+import { classifyConnectError } from "../../lib/supervisor/_connect_errors.ts";
 
 const PASSWORD = "pässwörd✓";
 const XML = "<?xml version='1.0'?><methodCall><methodName>supervisor.getState</methodName>" +

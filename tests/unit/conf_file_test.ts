@@ -11,12 +11,12 @@ import {
 } from "../../lib/supervisor/conf_file.ts";
 import {
   compareCodePoints,
-  expandPercent,
   fnmatch,
   joinPath,
   normpath,
   splitPath,
-} from "../../lib/supervisor/ini.ts";
+} from "../../lib/supervisor/_py_paths.ts";
+import { expandPercent } from "../../lib/supervisor/ini.ts";
 
 const CONF = "/etc/supervisor/supervisord.conf";
 const HERE = "/etc/supervisor";

@@ -318,7 +318,7 @@ Deno.test("parseConfig() throws a UsageError naming the problem for bad input", 
     ],
     [
       ["-s", "ftp://host", "/v", "web"],
-      'argument -s/--serverurl: cannot use server URL "ftp://host": it must be unix:///path/to/socket or http://host:port',
+      'argument -s/--serverurl: Cannot use server URL "ftp://host": only unix:// and http:// URLs are supported',
     ],
     [["-rd"], "argument -rd/--random-delay: expected one argument"],
   ];
@@ -330,8 +330,8 @@ Deno.test("parseConfig() throws a UsageError naming the problem for bad input", 
   const badEnv = usageError(["/v", "web"], { SUPERVISOR_SERVER_URL: "localhost:9001" });
   assert.equal(
     badEnv.message,
-    'environment variable SUPERVISOR_SERVER_URL: cannot use server URL "localhost:9001": it must ' +
-      "be unix:///path/to/socket or http://host:port",
+    'environment variable SUPERVISOR_SERVER_URL: Cannot use server URL "localhost:9001": only ' +
+      "unix:// and http:// URLs are supported",
   );
 });
 
@@ -455,12 +455,35 @@ Deno.test("parseConfig() --fleet-status needs no PATH or PROG, but a fleet URL",
   assert.match(usageError(["-a"]).message, /the following arguments are required: PATH/);
   assert.match(
     usageError(["/v", "-a", "--fleet", "redis://user:secret@host:1"]).message,
-    /cannot use fleet URL|embedded|RELEASEMON_FLEET_PASSWORD/,
+    /Cannot use fleet URL|embedded|RELEASEMON_FLEET_PASSWORD/,
   );
   assert.doesNotMatch(
     usageError(["/v", "-a", "--fleet", "http://user:secret@h"]).message,
     /secret/,
   );
+});
+
+Deno.test("parseConfig() checks -s, SUPERVISOR_SERVER_URL and --fleet with the URL parsers", () => {
+  assert.equal(
+    usageError(["-s", "http://host:99999", "/v", "-a"]).message,
+    'argument -s/--serverurl: Cannot use server URL "http://host:99999": port "99999" is not a ' +
+      "number from 1 to 65535",
+  );
+  assert.equal(
+    usageError(["/v", "-a"], { SUPERVISOR_SERVER_URL: "unix://run/s.sock" }).message,
+    'environment variable SUPERVISOR_SERVER_URL: Cannot use server URL "unix://run/s.sock": the ' +
+      "socket path must be absolute, as in unix:///run/supervisor.sock",
+  );
+  assert.equal(
+    usageError(["/v", "-a", "--fleet", "redis://host:6379/x"]).message,
+    'argument --fleet: Cannot use fleet URL "redis://host:6379/x": database "x" is not a number ' +
+      "from 0 to 2147483647",
+  );
+  assert.equal(
+    run(["-s", "http://[::1]:9001/RPC2", "/v", "-a"]).serverUrl,
+    "http://[::1]:9001/RPC2",
+  );
+  assert.equal(run(["/v", "-a", "--fleet", "rediss://h:6380/2"]).fleet?.url, "rediss://h:6380/2");
 });
 
 Deno.test("parseConfig() never echoes credentials in a server or fleet URL", () => {
@@ -483,8 +506,8 @@ Deno.test("parseConfig() never echoes credentials in a server or fleet URL", () 
   }
   assert.equal(
     usageError(["-s", "https://hunter2@host:9001", "/v", "-a"]).message,
-    'argument -s/--serverurl: cannot use server URL "https://***@host:9001": it must be ' +
-      "unix:///path/to/socket or http://host:port",
+    'argument -s/--serverurl: Cannot use server URL "https://***@host:9001": credentials in the ' +
+      "URL are not supported; set SUPERVISOR_USERNAME and SUPERVISOR_PASSWORD instead",
   );
 });
 
