@@ -6,7 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { staleTargets, versionAppearedAt } from "./catch_up.ts";
+import { staleTargets } from "./catch_up.ts";
 import { type Clock, sleep } from "./clock.ts";
 import { backoffMs } from "./delay.ts";
 import type { MachineEvent, VersionRef } from "./machine.ts";
@@ -18,7 +18,6 @@ const log = getLogger(["releasemon", "run"]);
 
 /** What catch-up needs from the loop. */
 export interface CatchUpSetting {
-  versionFile: string;
   selection: TargetSelection;
   client: SupervisorClient;
   self: SelfIdentity;
@@ -29,9 +28,15 @@ export interface CatchUpSetting {
   dispatch: (event: MachineEvent) => void;
 }
 
-/** Dispatches `CatchUpNeeded` for the targets started before `baseline` appeared, if any. */
-export async function catchUp(baseline: VersionRef, setting: CatchUpSetting): Promise<void> {
-  const appearedAt = await versionAppearedAt(setting.versionFile).catch(() => null);
+/**
+ * Dispatches `CatchUpNeeded` for the targets started before `baseline` appeared (at
+ * `appearedAt`, seconds since the epoch; null when unknown: nothing to do), if any.
+ */
+export async function catchUp(
+  baseline: VersionRef,
+  appearedAt: number | null,
+  setting: CatchUpSetting,
+): Promise<void> {
   if (appearedAt === null) return;
   // A newer version restarts every target anyway.
   for (let attempt = 0; setting.current(); attempt++) {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Clock } from "./clock.ts";
 import { getLogger } from "@logtape/logtape";
 import {
   applyConfigUpdate,
@@ -36,6 +37,8 @@ export interface RolloutOptions {
   /** Label of the version, for log lines. */
   versionLabel: string;
   signal: AbortSignal;
+  /** Paces polls and measures timeouts. @default monotonicClock */
+  clock?: Clock | undefined;
 }
 
 /** Splits `items` into batches of `size` (all in one batch when size is null). */
@@ -103,6 +106,7 @@ export async function rollOut(
     const result = await restartPrograms(client, batch, {
       startTimeoutMs: options.startTimeoutMs,
       signal: options.signal,
+      ...(options.clock ? { clock: options.clock } : {}),
     });
     report.restarted.push(...result.restarted);
     const rest = groups.slice(index + 1).flat().map((i) => i.namespec);
@@ -179,6 +183,7 @@ async function configStep(
     result: await applyConfigUpdate(client, plan, infos, configured, {
       startTimeoutMs: options.startTimeoutMs,
       signal: options.signal,
+      ...(options.clock ? { clock: options.clock } : {}),
     }),
   };
 }

@@ -34,6 +34,7 @@ import type { SupervisorClient } from "./supervisor/client.ts";
 import type { VersionWatcher, WatchEvent } from "./watch/watcher.ts";
 import { errorText, isRetryable } from "./_retryable.ts";
 import { catchUp } from "./_run_catch_up.ts";
+import { versionAppearedAt } from "./catch_up.ts";
 import { FleetCalls } from "./_run_fleet.ts";
 
 const log = getLogger(["releasemon", "run"]);
@@ -119,8 +120,10 @@ class Loop {
     const baseline = await this.deps.watcher.start((event) => this.#onWatchEvent(event));
     this.#state = initialState(baseline);
     if (config.catchUp && baseline) {
-      this.#background(catchUp(baseline, {
-        versionFile: config.versionFile,
+      // When the baseline appeared, read before "Watching" is logged: a deploy that lands after
+      // that line is a new version, never mistaken for the time the baseline appeared.
+      const appearedAt = await versionAppearedAt(config.versionFile).catch(() => null);
+      this.#background(catchUp(baseline, appearedAt, {
         selection: selectionOf(config),
         client: this.deps.client,
         self: this.deps.self,
@@ -304,6 +307,8 @@ class Loop {
         only: cycle.only,
         versionLabel: quoteVersion(cycle.version.label),
         signal: this.signal,
+        // The loop's own clock when one was injected (tests); else the executor's monotonic one.
+        clock: this.deps.clock,
       });
     } catch (error) {
       if (isRetryable(error)) return { type: "RestartUnavailable", reason: errorText(error) };
