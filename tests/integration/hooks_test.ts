@@ -241,7 +241,7 @@ Deno.test("runHook() times the timeout and the SIGKILL grace on its clock", asyn
     const result = await withinRealTime(running, 30_000);
     assert.deepEqual(
       [result.ok, result.timedOut, result.signal, result.reason, result.durationMs],
-      [false, true, "SIGKILL", "timed out after 3600 seconds", 3_600_000 + HOOK_KILL_GRACE_MS],
+      [false, true, "SIGKILL", "timed out after 60 minutes", 3_600_000 + HOOK_KILL_GRACE_MS],
     );
     assert.ok(await waitUntilDead(pid), `grandchild ${pid} is gone`);
   });
