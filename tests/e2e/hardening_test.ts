@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   changedPids,
   deploy,
+  logTime,
   matchingLines,
   pids,
   readLog,
@@ -74,26 +75,31 @@ Deno.test("rolling restarts under a real supervisord", async (t) => {
 
   await t.step("--rolling restarts one at a time, each RUNNING before the next", async () => {
     await startInstance(sv, "rolling");
-    const before = await waitForRunning(sv, namespecs);
-    await deploy.atomic(versionFile, "v2\n");
-    await waitForLog(sv, /Version "v2" applied: 4 restarted/, 60_000, "rolling.log");
-    assert.deepEqual(
-      changedPids(before, await pids(sv)).filter((n) => n.startsWith("pool:")),
-      namespecs,
-    );
-    const log = await readLog(sv, "rolling.log");
-    assert.equal(matchingLines(log, /Batch \d\/4/).length, 4);
-    // Each program went down only after the previous one had been up for its startsecs (1 s).
-    const restarts = await Promise.all(names.map((n) => restartTimes(sv.dir, n)));
-    for (let i = 1; i < names.length; i++) {
-      const previous = restarts[i - 1]!.at(-1)!, current = restarts[i]!.at(-1)!;
-      assert.ok(
-        current.stop >= previous.start + 900,
-        `${names[i]} stopped ${current.stop - previous.start} ms after ${names[i - 1]} started\n` +
-          log,
+    try {
+      const before = await waitForRunning(sv, namespecs);
+      await deploy.atomic(versionFile, "v2\n");
+      await waitForLog(sv, /Version "v2" applied: 4 restarted/, 60_000, "rolling.log");
+      assert.deepEqual(
+        changedPids(before, await pids(sv)).filter((n) => n.startsWith("pool:")),
+        namespecs,
       );
+      const log = await readLog(sv, "rolling.log");
+      assert.equal(matchingLines(log, /Batch \d\/4/).length, 4);
+      // Each program got its TERM only after releasemon had seen the previous one RUNNING (which
+      // supervisord grants after its startsecs): both times on the same clock, load or not.
+      const restarts = await Promise.all(names.map((n) => restartTimes(sv.dir, n)));
+      for (let i = 1; i < names.length; i++) {
+        const previousRunning = logTime(log, new RegExp(`Restarted pool:${names[i - 1]} `));
+        const current = restarts[i]!.at(-1)!;
+        assert.ok(
+          current.stop >= previousRunning,
+          `${names[i]} stopped ${previousRunning - current.stop} ms before ` +
+            `${names[i - 1]} was seen RUNNING\n${log}`,
+        );
+      }
+    } finally {
+      await stopInstance(sv, "rolling");
     }
-    await stopInstance(sv, "rolling");
   });
 
   await t.step("a broken start halts the rollout; the rest keep the old release", async () => {

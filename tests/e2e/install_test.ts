@@ -3,7 +3,7 @@
 // namespace of its own): `--version` and `--check` work from the installed cache alone.
 import assert from "node:assert/strict";
 import { permissionFlags } from "../../scripts/permissions.ts";
-import { REPO_ROOT, waitForRunning } from "../support/releasemon.ts";
+import { REPO_ROOT, textOutput, waitForRunning } from "../support/releasemon.ts";
 import { startSupervisord } from "../support/supervisord.ts";
 
 const NOBODY = 65534;
@@ -40,12 +40,7 @@ async function asNobodyOffline(argv: string[], env: Record<string, string> = {})
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return textOutput(output);
 }
 
 Deno.test({

@@ -2,7 +2,7 @@
 // binary's permissions, against a real supervisord, before any [program:releasemon] exists.
 // Nothing may be restarted by either: the pids of every program are the same afterwards.
 import assert from "node:assert/strict";
-import { deploy, pids, releasemonArgv, waitForRunning } from "../support/releasemon.ts";
+import { deploy, pids, releasemonArgv, textOutput, waitForRunning } from "../support/releasemon.ts";
 import { freePort, startRedis } from "../support/redis.ts";
 import { startSupervisord, type Supervisord, waitFor } from "../support/supervisord.ts";
 
@@ -25,12 +25,7 @@ async function runOnce(
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return textOutput(output);
 }
 
 Deno.test("--check reports the plan and each problem with its exit status, restarting nothing", async (t) => {

@@ -19,6 +19,7 @@ import { type Config, parseConfig } from "../../lib/config.ts";
 import { parseFleetUrl } from "../../lib/fleet/fleet_url.ts";
 import { startFleet } from "../../lib/fleet/setup.ts";
 import { RedisConnection } from "../../lib/fleet/_redis_connection.ts";
+import { captureFleetLog, text } from "../support/fleet_contract.ts";
 import { freePort, PausableProxy, type RedisServer, startRedis } from "../support/redis.ts";
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };
@@ -59,25 +60,6 @@ async function registered(fleet: RedisFleet, hostId: string): Promise<void> {
     assert.ok(Date.now() < deadline, `${hostId} did not register`);
     await sleep(5);
   }
-}
-
-/** Collects the fleet's log records until `reset()`. */
-async function captureFleetLog(): Promise<LogRecord[]> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => records.push(record) },
-    loggers: [
-      { category: ["releasemon", "fleet"], sinks: ["test"], lowestLevel: "info" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
-  return records;
-}
-
-/** The rendered message of a record (values are interpolated bare). */
-function text(record: LogRecord): string {
-  return record.message.map(String).join("");
 }
 
 const never = () => new AbortController().signal;

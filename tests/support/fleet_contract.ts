@@ -646,7 +646,7 @@ export async function fleetContract(t: Deno.TestContext, subject: FleetSubject):
 }
 
 /** Collects the fleet's log records until `reset()`. */
-async function captureFleetLog(): Promise<LogRecord[]> {
+export async function captureFleetLog(): Promise<LogRecord[]> {
   const records: LogRecord[] = [];
   await configure({
     reset: true,
@@ -660,6 +660,6 @@ async function captureFleetLog(): Promise<LogRecord[]> {
 }
 
 /** The rendered message of a record (values are interpolated bare). */
-function text(record: LogRecord): string {
+export function text(record: LogRecord): string {
   return record.message.map(String).join("");
 }

@@ -19,6 +19,7 @@ import {
   releasemonArgv,
   releasemonProgram,
   startSupervisordWith,
+  textOutput,
   waitForLog,
 } from "./releasemon.ts";
 import type { ProgramSpec, Supervisord } from "./supervisord.ts";
@@ -326,12 +327,7 @@ export async function fleetCommand(
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return textOutput(output);
 }
 
 /** `--fleet-status --log-format json`, parsed. */

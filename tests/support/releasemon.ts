@@ -357,3 +357,15 @@ export const deploy = {
     if (previous) await Deno.remove(`${root}/${previous}`, { recursive: true });
   },
 };
+
+/** A finished command's exit code and its output as text. */
+export function textOutput(
+  output: Deno.CommandOutput,
+): { code: number; stdout: string; stderr: string } {
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
