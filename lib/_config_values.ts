@@ -124,7 +124,8 @@ export function serverUrlType(text: string): string {
 export function readyUrlType(text: string): string {
   let url: URL;
   try {
-    url = new URL(text.replaceAll("{name}", "name").replaceAll("{group}", "group"));
+    // "0" fits wherever a name can go: host, port (`http://127.0.0.1:{name}/`), path, query.
+    url = new URL(text.replaceAll("{name}", "0").replaceAll("{group}", "0"));
   } catch {
     throw new ArgumentTypeError(`invalid URL ${_quote(text)}: use http://host:port/path`);
   }

@@ -103,6 +103,8 @@ Deno.test("parseConfig() reads the readiness flags; --ready-check and --ready-ur
   assert.equal(url.readyCheck, null);
   assert.equal(url.readyIntervalMs, 250);
   assert.equal(url.readyTimeoutMs, 5_000);
+  const port = run(["/v", "-g", "workers", "--ready-url", "http://127.0.0.1:{name}/health"]);
+  assert.equal(port.readyUrl, "http://127.0.0.1:{name}/health");
   assert.equal(
     usageError(["/v", "-a", "--ready-check", "true", "--ready-url", "http://127.0.0.1/"]).message,
     "argument --ready-url: not allowed with argument --ready-check",
