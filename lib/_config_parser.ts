@@ -31,6 +31,7 @@ import {
   fleetNameType,
   fleetUrlType,
   groupType,
+  readyUrlType,
   type SecondsRule,
   secondsType,
   serverUrlType,
@@ -98,6 +99,7 @@ function _arguments(): [string, string[], ArgumentOptions][] {
   const [restart, programs] = ["restart", "programs"];
   const [server, watching] = ["supervisord connection", "watching and logging"];
   const fleet = "fleet rollouts (Redis)";
+  const readiness = "readiness (after a program is RUNNING again)";
   const secs = (rule: SecondsRule, dflt?: number): ArgumentOptions => ({
     metavar: "SECONDS",
     type: secondsType(rule),
@@ -131,6 +133,10 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     [restart, ["--revive"], { action: "store_true" }],
     [restart, ["--dry-run"], { action: "store_true" }],
     [restart, ["--update-config"], { action: "store_true" }],
+    [readiness, ["--ready-check"], { metavar: "COMMAND" }],
+    [readiness, ["--ready-url"], { metavar: "URL", type: readyUrlType }],
+    [readiness, ["--ready-interval"], secs(positive, 0.5)],
+    [readiness, ["--ready-timeout"], secs(positive, 60)],
     [programs, ["path"], { metavar: "PATH", nargs: "?" }],
     [programs, ["program"], { metavar: "PROG", nargs: "*" }],
     [programs, ["-g", "--group"], { metavar: "GROUP", action: "append", type: groupType }],

@@ -117,6 +117,33 @@ export function serverUrlType(text: string): string {
   return text;
 }
 
+/**
+ * `--ready-url URL`: an absolute http:// or https:// URL once `{name}` and `{group}` are
+ * replaced; no user name or password in it (it is logged).
+ */
+export function readyUrlType(text: string): string {
+  let url: URL;
+  try {
+    // "0" fits wherever a name can go: host, port (`http://127.0.0.1:{name}/`), path, query.
+    url = new URL(text.replaceAll("{name}", "0").replaceAll("{group}", "0"));
+  } catch {
+    throw new ArgumentTypeError(`invalid URL ${_quote(text)}: use http://host:port/path`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ArgumentTypeError(
+      `invalid URL ${_quote(text)}: must start with http:// or https://, not ${url.protocol}//`,
+    );
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw new ArgumentTypeError(
+      `invalid URL ${
+        _quote(text.replace(/\/\/[^/]*@/, "//…@"))
+      }: no credentials in it (it is logged)`,
+    );
+  }
+  return text;
+}
+
 /** `name`, `group:name` or `group:*`: non-empty parts, no whitespace, at most one colon. */
 export function isNamespec(text: string): boolean {
   if (/[\s\p{Cc}]/u.test(text)) return false;

@@ -50,6 +50,10 @@ export interface Config {
   revive: boolean; // also start targets in FATAL or BACKOFF
   dryRun: boolean; // log what would be restarted instead of restarting
   updateConfig: boolean; // apply changed program definitions (reloadConfig) before restarting
+  readyCheck: string | null; // --ready-check: sh -c COMMAND until it exits 0
+  readyUrl: string | null; // --ready-url: GET until a 2xx; {name} and {group} replaced
+  readyIntervalMs: number; // between the starts of two readiness attempts
+  readyTimeoutMs: number; // not ready this long after RUNNING: failed
   configurationFile: string | null; // -c: read server URL and credentials from supervisord.conf
   serverUrlExplicit: boolean; // -s given: it wins over -c
   usernameExplicit: boolean; // -u given: it wins over -c
@@ -123,6 +127,10 @@ export function parseConfig(
       `argument --${ns.check ? "check" : "status"}: not allowed with argument --fleet-${fleetMode}`,
     );
   }
+  if (ns.ready_check !== undefined && ns.ready_url !== undefined) {
+    fail("argument --ready-url: not allowed with argument --ready-check");
+  }
+  if (ns.ready_check === "") fail("argument --ready-check: COMMAND must not be empty");
   if (ns.fleet_status && ns.fleet_resume) {
     fail("argument --fleet-resume: not allowed with argument --fleet-status");
   }
@@ -201,6 +209,10 @@ export function parseConfig(
     revive: ns.revive,
     dryRun: ns.dry_run,
     updateConfig: ns.update_config,
+    readyCheck: ns.ready_check ?? null,
+    readyUrl: ns.ready_url ?? null,
+    readyIntervalMs: ms(ns.ready_interval),
+    readyTimeoutMs: ms(ns.ready_timeout),
     configurationFile: ns.configuration ?? null,
     serverUrlExplicit: ns.serverurl !== undefined,
     usernameExplicit: ns.username !== undefined,

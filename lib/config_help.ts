@@ -28,7 +28,8 @@ hook environment (the version is passed only here, never inside COMMAND):
   RELEASEMON_VERSION_FILE, RELEASEMON_PROGRAMS; after restarting also
   RELEASEMON_OUTCOME, RELEASEMON_RESTARTED, RELEASEMON_FAILED,
   RELEASEMON_FAILED_REASONS, RELEASEMON_UNTOUCHED, RELEASEMON_RECREATED,
-  RELEASEMON_ADDED, RELEASEMON_REMOVED and RELEASEMON_REASON; hooks never see
+  RELEASEMON_ADDED, RELEASEMON_REMOVED, RELEASEMON_NOT_READY and
+  RELEASEMON_REASON; hooks never see
   SUPERVISOR_PASSWORD or RELEASEMON_FLEET_PASSWORD
 
 durations (SECONDS) are decimal numbers, at least 0.001 unless 0 is allowed
@@ -65,6 +66,14 @@ export const HELP: Readonly<Record<string, string>> = {
   update_config: "on a new version, first re-read supervisord's configuration and apply " +
     "changed, added and removed program definitions of the targets (each program restarted " +
     "exactly once); an invalid configuration restarts nothing",
+  ready_check: "after a restarted, revived or added program is RUNNING, run COMMAND with " +
+    "sh -c until it exits 0 (hook environment plus RELEASEMON_PROGRAM, RELEASEMON_PROGRAM_NAME, " +
+    "RELEASEMON_PROGRAM_GROUP, RELEASEMON_PROGRAM_PID); the next batch waits for it",
+  ready_url: "like --ready-check, with a built-in GET of URL: any 2xx is ready, redirects " +
+    "are not followed; {name} and {group} are replaced (loopback only, unless compiled with --net)",
+  ready_interval: "time between the starts of two readiness attempts (default: 0.5)",
+  ready_timeout: "a program not ready SECONDS after it is RUNNING counts as failed, with the " +
+    "last line the check printed or the HTTP status; it is left running (default: 60)",
   fleet: "coordinate restarts with the other hosts of the fleet through Redis at URL " +
     "(redis://host:port/db or rediss://; default: $RELEASEMON_FLEET_URL; the password only " +
     "from $RELEASEMON_FLEET_PASSWORD)",

@@ -9,6 +9,7 @@ import type { Config } from "./config.ts";
 import { formatDuration } from "./delay.ts";
 import { type HookContext, hookEnvironment, type PostHookOutcome, runHook } from "./hooks.ts";
 import type { Cycle, MachineCommand, MachineEvent } from "./machine.ts";
+import type { ReadinessSettings } from "./readiness.ts";
 import { planRestart, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
 import type { SupervisorClient } from "./supervisor/client.ts";
 
@@ -70,6 +71,7 @@ export async function runPostHook(
     restarted: report?.restarted ?? [],
     failed: report?.failed ?? [],
     untouched: report?.untouched ?? [],
+    notReady: report?.notReady ?? [],
     ...(report?.config ? { config: report.config } : {}),
     ...(command.reason === undefined ? {} : { reason: command.reason }),
   };
@@ -85,4 +87,22 @@ export async function runPostHook(
     });
   }
   return { type: "PostHookDone" };
+}
+
+/** `--ready-check`/`--ready-url` for a cycle (null: none); a check gets the hook environment. */
+export function readinessFor(config: Config, cycle: Cycle): ReadinessSettings | null {
+  if (config.readyCheck === null && config.readyUrl === null) return null;
+  const context: HookContext = {
+    version: { label: cycle.version.label, hash: cycle.version.hash },
+    previous: cycle.previous ? { label: cycle.previous.label, hash: cycle.previous.hash } : null,
+    versionFile: config.versionFile,
+    programs: [],
+  };
+  return {
+    check: config.readyCheck,
+    url: config.readyUrl,
+    intervalMs: config.readyIntervalMs,
+    timeoutMs: config.readyTimeoutMs,
+    env: hookEnvironment("ready", context),
+  };
 }

@@ -31,6 +31,8 @@ export interface PostHookOutcome {
   failed: { namespec: string; reason: string }[];
   /** Targets a halted rollout left on the previous release. */
   untouched?: string[];
+  /** Programs RUNNING but not ready in time (`--ready-check`/`--ready-url`); also in `failed`. */
+  notReady?: string[];
   /** `--update-config`: programs re-created with a new definition, added, removed. */
   config?: { recreated: string[]; added: string[]; removed: string[] };
   reason?: string;
@@ -71,7 +73,7 @@ const logger = getLogger(["releasemon", "hook"]);
  * @throws {TypeError} for a post hook without an outcome
  */
 export function hookEnvironment(
-  kind: "pre" | "post",
+  kind: "pre" | "post" | "ready",
   context: HookContext,
   outcome?: PostHookOutcome,
 ): Record<string, string> {
@@ -95,6 +97,7 @@ export function hookEnvironment(
       .map(({ namespec, reason }) => `${namespec}: ${reason.replace(/[\r\n]+/g, " ")}`)
       .join("\n");
     env.RELEASEMON_UNTOUCHED = (outcome.untouched ?? []).join(" ");
+    env.RELEASEMON_NOT_READY = (outcome.notReady ?? []).join(" ");
     env.RELEASEMON_RECREATED = (outcome.config?.recreated ?? []).join(" ");
     env.RELEASEMON_ADDED = (outcome.config?.added ?? []).join(" ");
     env.RELEASEMON_REMOVED = (outcome.config?.removed ?? []).join(" ");
@@ -111,15 +114,25 @@ export function hookEnvironment(
  * timers and a `now()` that never jumps). Works with `--allow-run=sh` alone.
  */
 export async function runHook(
-  kind: "pre" | "post",
+  kind: "pre" | "post" | "ready",
   command: string,
   env: Record<string, string>,
-  options: { timeoutMs: number; signal?: AbortSignal; clock?: Clock },
+  options: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+    clock?: Clock;
+    /** Names the command in log lines. @default "pre-restart" / "post-restart" */
+    label?: string;
+    /** Receives each line of output instead of the log (readiness checks: at debug level). */
+    onLine?: (line: string, stream: "stdout" | "stderr") => void;
+    /** Time between SIGTERM and SIGKILL. @default HOOK_KILL_GRACE_MS */
+    killGraceMs?: number;
+  },
 ): Promise<HookResult> {
-  const { timeoutMs, signal, clock = monotonicClock } = options;
+  const { timeoutMs, signal, clock = monotonicClock, killGraceMs = HOOK_KILL_GRACE_MS } = options;
   checkPositive("timeoutMs", timeoutMs);
   const started = clock.now();
-  const label = `${kind}-restart`;
+  const label = options.label ?? `${kind}-restart`;
   const notStarted = (reason: string): HookResult => ({
     ok: false,
     exitCode: null,
@@ -161,7 +174,7 @@ export async function runHook(
       kills.push(_signalGroup(child, "SIGKILL"));
       // A process that left the group (setsid) may still hold the pipes: stop reading them.
       for (const reader of readers) reader.cancel().catch(() => {});
-    }, HOOK_KILL_GRACE_MS);
+    }, killGraceMs);
   };
   const timeoutTimer = clock.setTimer(() => stop("timeout"), timeoutMs);
   const onAbort = () => stop("cancelled");
@@ -171,8 +184,14 @@ export async function runHook(
   try {
     [status] = await Promise.all([
       child.status,
-      _pumpLines(readers[0]!, (line) => logger.info`${label}: ${line}`),
-      _pumpLines(readers[1]!, (line) => logger.warn`${label}: ${line}`),
+      _pumpLines(readers[0]!, (line) => {
+        if (options.onLine) options.onLine(line, "stdout");
+        else logger.info`${label}: ${line}`;
+      }),
+      _pumpLines(readers[1]!, (line) => {
+        if (options.onLine) options.onLine(line, "stderr");
+        else logger.warn`${label}: ${line}`;
+      }),
     ]);
   } finally {
     timeoutTimer.cancel();

@@ -22,6 +22,11 @@ export interface RestartReport {
   unknown: string[];
   /** True when a rolling restart halted on a failure (remaining programs untouched). */
   halted?: boolean;
+  /**
+   * Programs RUNNING again but not ready in time (`--ready-check`/`--ready-url`): also in
+   * `failed`, with the reason; left running.
+   */
+  notReady?: string[];
   /** Targets a halted rollout did not touch: they still run the previous release. */
   untouched?: string[];
   /** Why nothing could be done for this version (e.g. supervisord's CANT_REREAD message). */

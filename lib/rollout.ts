@@ -1,8 +1,8 @@
 /**
  * One restart for one version: plan the targets from supervisord's live process list, then
  * restart them all at once, or in batches (`--batch-size`/`--rolling`) where each batch must
- * reach RUNNING before the next and the first failure halts the rollout. `--dry-run` plans and
- * logs only.
+ * reach RUNNING (and ready, with `--ready-check`/`--ready-url`) before the next and the first
+ * failure halts the rollout. `--dry-run` plans and logs only.
  *
  * @module
  */
@@ -16,7 +16,8 @@ import {
   planConfigUpdate,
 } from "./config_update.ts";
 import { SupervisorFault } from "./errors.ts";
-import type { RestartReport } from "./restart_report.ts";
+import { awaitReady, describeReadiness, type ReadinessSettings } from "./readiness.ts";
+import type { ProgramFailure, RestartReport } from "./restart_report.ts";
 import { restartPrograms } from "./restart.ts";
 import { planRestart, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
 import type { ProcessInfo, SupervisorClient } from "./supervisor/client.ts";
@@ -39,6 +40,8 @@ export interface RolloutOptions {
   signal: AbortSignal;
   /** Paces polls and measures timeouts. @default monotonicClock */
   clock?: Clock | undefined;
+  /** Readiness checks for programs once RUNNING again; null or absent: RUNNING is enough. */
+  readiness?: ReadinessSettings | null | undefined;
 }
 
 /** Splits `items` into batches of `size` (all in one batch when size is null). */
@@ -78,8 +81,9 @@ export async function rollOut(
       report.config = { recreated, added, removed };
       report.restarted.push(...recreated, ...added);
       report.failed.push(...failed);
+      markNotReady(report, await readyStage(client, [...recreated, ...added], options));
       remaining = targets.filter((info) => !handled.has(info.namespec));
-      if (failed.length > 0 && options.batchSize !== null && remaining.length > 0) {
+      if (report.failed.length > 0 && options.batchSize !== null && remaining.length > 0) {
         return halt(report, remaining.map((i) => i.namespec), options.versionLabel);
       }
     }
@@ -109,6 +113,7 @@ export async function rollOut(
       ...(options.clock ? { clock: options.clock } : {}),
     });
     report.restarted.push(...result.restarted);
+    markNotReady(report, await readyStage(client, result.restarted, options));
     const rest = groups.slice(index + 1).flat().map((i) => i.namespec);
     if (options.signal.aborted) {
       // Stopping (SIGTERM): programs still starting are not failures, and nothing more starts.
@@ -132,12 +137,59 @@ export async function rollOut(
   return report;
 }
 
+/**
+ * Checks the readiness of `namespecs` (just seen RUNNING), all at once; the ones not ready in
+ * time. Nothing to check without readiness settings, or when releasemon is stopping.
+ */
+async function readyStage(
+  client: SupervisorClient,
+  namespecs: readonly string[],
+  options: RolloutOptions,
+): Promise<ProgramFailure[]> {
+  const settings = options.readiness;
+  if (!settings || namespecs.length === 0 || options.signal.aborted) return [];
+  let infos: readonly ProcessInfo[] = [];
+  try {
+    infos = await client.getAllProcessInfo();
+  } catch (error) {
+    log.warning("Cannot read the new pids for the readiness checks: {error}", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+  const targets = namespecs.map((namespec) => {
+    const info = infos.find((i) => i.namespec === namespec);
+    const [group, name] = namespec.includes(":") ? namespec.split(":", 2) : [namespec, namespec];
+    return {
+      namespec,
+      name: info?.name ?? name!,
+      group: info?.group ?? group!,
+      pid: info && info.pid > 0 ? info.pid : null,
+    };
+  });
+  const results = await awaitReady(targets, settings, {
+    signal: options.signal,
+    clock: options.clock,
+  });
+  return results.flatMap((r) => r.ready ? [] : [{ namespec: r.namespec, reason: r.reason! }]);
+}
+
+/** Programs RUNNING but not ready count as failed (and are listed in `notReady`). */
+function markNotReady(report: RestartReport, notReady: readonly ProgramFailure[]): void {
+  if (notReady.length === 0) return;
+  const names = new Set(notReady.map((f) => f.namespec));
+  report.restarted = report.restarted.filter((namespec) => !names.has(namespec));
+  report.failed.push(...notReady);
+  report.notReady = [...(report.notReady ?? []), ...names];
+}
+
 /** Stops a rolling rollout at its first failure: what is left keeps the previous release. */
 function halt(report: RestartReport, rest: string[], versionLabel: string): RestartReport {
   report.halted = true;
   report.untouched = rest;
   log.error(
-    "ROLLING RESTART HALTED for version {version}: {broken} did not reach RUNNING; {count} program(s) left on the previous release: {untouched}",
+    `ROLLING RESTART HALTED for version {version}: {broken} did not reach RUNNING${
+      report.notReady ? " or was not ready" : ""
+    }; {count} program(s) left on the previous release: {untouched}`,
     {
       version: versionLabel,
       broken: report.failed.map((f) => `${f.namespec} (${f.reason})`).join(", "),
@@ -205,5 +257,11 @@ function logDryRun(
       pid: info.pid,
       why: options.only ? ": started before this version appeared" : "",
     });
+    if (options.readiness) {
+      log.info("Dry run: would then check readiness of {namespec}: {check}", {
+        namespec: info.namespec,
+        check: describeReadiness(options.readiness, { ...info, pid: null }),
+      });
+    }
   }
 }

@@ -13,7 +13,7 @@ import {
   SupervisorUnavailableError,
   UsageError,
 } from "./errors.ts";
-import { type HookSetting, runPostHook, runPreHook } from "./cycle_hooks.ts";
+import { type HookSetting, readinessFor, runPostHook, runPreHook } from "./cycle_hooks.ts";
 import {
   type Cycle,
   initialState,
@@ -309,6 +309,7 @@ class Loop {
         signal: this.signal,
         // The loop's own clock when one was injected (tests); else the executor's monotonic one.
         clock: this.deps.clock,
+        readiness: readinessFor(this.config, cycle),
       });
     } catch (error) {
       if (isRetryable(error)) return { type: "RestartUnavailable", reason: errorText(error) };

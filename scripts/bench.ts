@@ -5,7 +5,7 @@
  * the Markdown.
  *
  * 1. detection latency, 2. restart overhead, 3. fan-out, 4. footprint (its idle window runs
- * alongside 1–3). Each benchmark starts its own supervisord in `/tmp/rmbench-*` and always tears
+ * alongside 1–3), 5. fleet, 6. readiness gating (`--rolling --ready-check`: ready → next stop). Each benchmark starts its own supervisord in `/tmp/rmbench-*` and always tears
  * it down; at the end the run checks that no such process or directory is left.
  *
  * A full run takes under 10 minutes, `--quick` under one (fewer writes, N up to 50, 10 s idle,
@@ -22,6 +22,7 @@ import { benchFleet } from "./bench/fleet.ts";
 import { benchFootprint } from "./bench/footprint.ts";
 import { describeMachine, machineLines } from "./bench/machine.ts";
 import { benchOverhead } from "./bench/overhead.ts";
+import { benchReadiness } from "./bench/readiness.ts";
 import { goalsOf, type RunResult, toMarkdown, writeResults } from "./bench/report.ts";
 import type { BenchOptions, Section } from "./bench/section.ts";
 import { say } from "./bench/support.ts";
@@ -34,8 +35,11 @@ const DURING_IDLE = {
   detection: benchDetection,
   overhead: benchOverhead,
   fanout: benchFanout,
+  readiness: benchReadiness,
 } as const;
 const IDS = [...Object.keys(DURING_IDLE), "footprint", "fleet"];
+/** Left out of `--quick` unless named with `--only`: the fleet rollout, the readiness rollouts. */
+const NOT_QUICK = ["fleet", "readiness"];
 
 interface CommandLine {
   quick: boolean;
@@ -54,7 +58,7 @@ function parseCommandLine(args: string[]): CommandLine {
   });
   // The fleet rollout (20 hosts) alone takes ~2.5 minutes: in the full run only, or on request.
   const only = values.only?.split(",") ??
-    (values.quick ? IDS.filter((id) => id !== "fleet") : IDS);
+    (values.quick ? IDS.filter((id) => !NOT_QUICK.includes(id)) : IDS);
   const unknown = only.filter((id) => !IDS.includes(id));
   if (unknown.length > 0) {
     throw new RangeError(`--only "${unknown.join(",")}": expected some of ${IDS.join(",")}`);
@@ -160,7 +164,8 @@ async function main(): Promise<number> {
   const result: RunResult = {
     startedAt,
     mode,
-    partial: line.only.length < (line.quick ? IDS.length - 1 : IDS.length) || line.fanoutSizes
+    partial: line.only.length < (line.quick ? IDS.length - NOT_QUICK.length : IDS.length) ||
+        line.fanoutSizes
       ? [
         line.only.join(", "),
         ...(line.fanoutSizes ? [`fan-out N = ${line.fanoutSizes.join(", ")}`] : []),

@@ -111,6 +111,7 @@ Deno.test("runHook() gives the hook exactly the RELEASEMON_ variables plus its o
       RELEASEMON_FAILED: "workers:w1",
       RELEASEMON_FAILED_REASONS: "workers:w1: SPAWN_ERROR see log",
       RELEASEMON_UNTOUCHED: "",
+      RELEASEMON_NOT_READY: "",
       RELEASEMON_RECREATED: "",
       RELEASEMON_ADDED: "",
       RELEASEMON_REMOVED: "",

@@ -52,6 +52,10 @@ Deno.test("parseConfig() fills every default when given only PATH and PROG", () 
     revive: false,
     dryRun: false,
     updateConfig: false,
+    readyCheck: null,
+    readyUrl: null,
+    readyIntervalMs: 500,
+    readyTimeoutMs: 60_000,
     configurationFile: null,
     serverUrlExplicit: false,
     usernameExplicit: false,
@@ -73,6 +77,56 @@ Deno.test(
     assert.throws(() => run(["--check", "--status", "/v", "web"]), /--status: not allowed with/);
   },
 );
+
+Deno.test("parseConfig() reads the readiness flags; --ready-check and --ready-url exclude each other", () => {
+  const check = run([
+    "/v",
+    "-g",
+    "workers",
+    "--ready-check",
+    "test -e /run/$RELEASEMON_PROGRAM_NAME",
+  ]);
+  assert.equal(check.readyCheck, "test -e /run/$RELEASEMON_PROGRAM_NAME");
+  assert.equal(check.readyUrl, null);
+  const url = run([
+    "/v",
+    "-g",
+    "workers",
+    "--ready-url",
+    "http://127.0.0.1:8080/health/{group}/{name}",
+    "--ready-interval",
+    "0.25",
+    "--ready-timeout",
+    "5",
+  ]);
+  assert.equal(url.readyUrl, "http://127.0.0.1:8080/health/{group}/{name}");
+  assert.equal(url.readyCheck, null);
+  assert.equal(url.readyIntervalMs, 250);
+  assert.equal(url.readyTimeoutMs, 5_000);
+  const port = run(["/v", "-g", "workers", "--ready-url", "http://127.0.0.1:{name}/health"]);
+  assert.equal(port.readyUrl, "http://127.0.0.1:{name}/health");
+  assert.equal(
+    usageError(["/v", "-a", "--ready-check", "true", "--ready-url", "http://127.0.0.1/"]).message,
+    "argument --ready-url: not allowed with argument --ready-check",
+  );
+  assert.match(
+    usageError(["/v", "-a", "--ready-url", "ftp://host/x"]).message,
+    /argument --ready-url: invalid URL "ftp:\/\/host\/x": must start with http:\/\/ or https:\/\//,
+  );
+  assert.match(
+    usageError(["/v", "-a", "--ready-url", "http://u:secret@h/"]).message,
+    /no credentials/,
+  );
+  assert.doesNotMatch(
+    usageError(["/v", "-a", "--ready-url", "http://u:secret@h/"]).message,
+    /secret/,
+  );
+  assert.match(
+    usageError(["/v", "-a", "--ready-timeout", "0"]).message,
+    /argument --ready-timeout: must be a positive number of seconds, got "0"/,
+  );
+  assert.match(usageError(["/v", "-a", "--ready-check", ""]).message, /must not be empty/);
+});
 
 Deno.test("parseConfig() reads the rolling, catch-up, revive, dry-run and -c flags", () => {
   const config = run([

@@ -35,6 +35,7 @@ Deno.test("hookEnvironment() adds the outcome for a post hook", () => {
       { namespec: "workers:w1", reason: "SPAWN_ERROR" },
       { namespec: "workers:w2", reason: "ABNORMAL_TERMINATION\r\nexit status 1" },
     ],
+    notReady: ["workers:w2"],
     reason: "2 of 4 programs failed",
   });
   assert.deepEqual(env, {
@@ -51,6 +52,7 @@ Deno.test("hookEnvironment() adds the outcome for a post hook", () => {
     RELEASEMON_FAILED_REASONS:
       "workers:w1: SPAWN_ERROR\nworkers:w2: ABNORMAL_TERMINATION exit status 1",
     RELEASEMON_UNTOUCHED: "",
+    RELEASEMON_NOT_READY: "workers:w2",
     RELEASEMON_RECREATED: "",
     RELEASEMON_ADDED: "",
     RELEASEMON_REMOVED: "",
