@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { formatDuration, restartDelayMs } from "./delay.ts";
-import { quoteVersion } from "./log.ts";
+import { restartDelayMs } from "./delay.ts";
 import type {
   Cycle,
   CycleDone,
@@ -37,10 +36,10 @@ export function startCycle(state: MachineState, context: MachineContext): Transi
   return {
     state: { ...state, phase: "delaying", cycle, timerId },
     commands: [
-      log("info", "New version {version} (was {previous}); restarting in {delay}", {
-        version: quoteVersion(version.label),
-        previous: cycle.previous ? quoteVersion(cycle.previous.label) : "none",
-        delay: formatDuration(delayMs),
+      log("info", "New version {version} (was {previous}); restarting in {delayMs}", {
+        version: version.label,
+        previous: cycle.previous?.label ?? null,
+        delayMs,
       }),
       { type: "StartTimer", timerId, delayMs },
     ],
@@ -80,7 +79,7 @@ export function abort(state: MachineState, reason: string, context: MachineConte
     "error",
     "Restart for version {version} aborted: {reason}; programs left untouched",
     {
-      version: quoteVersion(cycle.version.label),
+      version: cycle.version.label,
       reason,
     },
   );

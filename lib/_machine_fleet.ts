@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { quoteVersion } from "./log.ts";
 import { abort, closeCycle, log, proceed, retarget, same, wanted } from "./_machine_cycle.ts";
 import type {
   Cycle,
@@ -77,7 +76,7 @@ function waitAgain(state: MachineState, event: FleetAnswer, context: MachineCont
       commands: [
         ...commands,
         log("info", "Version is back to {version}; nothing to restart", {
-          version: state.applied ? quoteVersion(state.applied.label) : "none",
+          version: state.applied?.label ?? null,
         }),
       ],
     };
@@ -99,7 +98,7 @@ export function onStaleFleetAnswer(state: MachineState, event: FleetAnswer): Tra
     state,
     commands: [
       log("warning", "Releasing a fleet slot granted for version {version}: no longer wanted", {
-        version: quoteVersion(event.version.label),
+        version: event.version.label,
       }),
       { type: "ReleaseFleetSlot", version: event.version },
     ],

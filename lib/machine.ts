@@ -18,8 +18,7 @@
  *
  * @module
  */
-import { backoffMs, formatDuration, restartDelayMs } from "./delay.ts";
-import { quoteVersion } from "./log.ts";
+import { backoffMs, restartDelayMs } from "./delay.ts";
 import {
   abort,
   closeCycle,
@@ -65,7 +64,9 @@ export function outcomeOf(report: RestartReport): Outcome {
   if (report.fleetHalted !== undefined) return "halted";
   // A halted rolling restart failed: post learns which program broke and what was left alone.
   if (report.halted || report.error !== undefined) return "failed";
-  if (report.failed.length === 0) return "success";
+  // A requested name that matched nothing, or a target a stop left alone, was not restarted.
+  const missed = report.failed.length + report.unknown.length + (report.untouched?.length ?? 0);
+  if (missed === 0) return "success";
   return report.restarted.length > 0 ? "partial" : "failed";
 }
 
@@ -140,7 +141,7 @@ function onVersionSeen(
           "info",
           "Version {version} seen while waiting for a fleet slot; waiting for it instead",
           {
-            version: quoteVersion(version.label),
+            version: version.label,
           },
         ),
         { type: "CancelFleetWait", waitId: state.waitId },
@@ -152,7 +153,7 @@ function onVersionSeen(
     return {
       state: next,
       commands: [log("info", "Version {version} seen while {phase}; it follows this cycle", {
-        version: quoteVersion(version.label),
+        version: version.label,
         phase: state.phase,
       })],
     };
@@ -181,13 +182,12 @@ function onCatchUp(
     commands: [
       log(
         "warning",
-        "Catch-up: {count} program(s) started before version {version} appeared; restarting them in {delay}: {programs}",
+        "Catch-up: {count} program(s) started before version {version} appeared; restarting them in {delayMs}: {programs}",
         {
           count: namespecs.length,
-          version: quoteVersion(version.label),
+          version: version.label,
           delayMs,
-          programs: namespecs.join(" "),
-          delay: formatDuration(delayMs),
+          programs: namespecs,
         },
       ),
       { type: "StartTimer", timerId, delayMs },
@@ -204,7 +204,7 @@ function onTimer(state: MachineState, context: MachineContext): Transition {
       return {
         state: { ...state, phase: "idle", cycle: null },
         commands: [log("info", "Version is back to {version}; nothing to restart", {
-          version: state.applied ? quoteVersion(state.applied.label) : "none",
+          version: state.applied?.label ?? null,
         })],
       };
     }
@@ -244,7 +244,7 @@ function onStepFailed(
   reason: string,
   context: MachineContext,
 ): Transition {
-  const version = quoteVersion(state.cycle!.version.label);
+  const version = state.cycle!.version.label;
   if (step === "pre-restart") return abort(state, `pre-restart step failed: ${reason}`, context);
   if (step === "post-restart") {
     // The outcome was decided before the post command: the cycle is over all the same.
@@ -311,13 +311,12 @@ function onUnavailable(state: MachineState, reason: string): Transition {
     commands.push(
       log(
         "warning",
-        "Cannot restart for version {version}: {reason}; retry {attempt} in {delay}",
+        "Cannot restart for version {version}: {reason}; retry {attempt} in {delayMs}",
         {
-          version: quoteVersion(cycle.version.label),
+          version: cycle.version.label,
           reason,
           attempt: cycle.attempt,
           delayMs,
-          delay: formatDuration(delayMs),
         },
       ),
     );

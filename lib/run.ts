@@ -21,10 +21,10 @@ import {
   type MachineContext,
   type MachineEvent,
   type MachineState,
+  outcomeOf,
   type Step,
   transition,
 } from "./machine.ts";
-import { quoteVersion } from "./log.ts";
 import type { RestartReport } from "./restart_report.ts";
 import { rollOut } from "./rollout.ts";
 import { versionFileWarnings } from "./safety.ts";
@@ -135,7 +135,7 @@ class Loop {
     }
     log.info("Watching {file} (version {version}); restarting {targets} on a new version", {
       file: config.versionFile,
-      version: baseline ? quoteVersion(baseline.label) : "none yet",
+      version: baseline?.label ?? null,
       targets: describeTargets(config),
     });
   }
@@ -197,7 +197,7 @@ class Loop {
 
   #onWatchEvent(event: WatchEvent): void {
     if (event.type === "VersionSeen") {
-      log.debug("Version seen: {version}", { version: quoteVersion(event.version.label) });
+      log.debug("Version seen: {version}", { version: event.version.label });
       this.#dispatch({ type: "VersionSeen", version: event.version });
     }
   }
@@ -305,7 +305,7 @@ class Loop {
         dryRun: this.config.dryRun,
         updateConfig: this.config.updateConfig,
         only: cycle.only,
-        versionLabel: quoteVersion(cycle.version.label),
+        versionLabel: cycle.version.label,
         signal: this.signal,
         // The loop's own clock when one was injected (tests); else the executor's monotonic one.
         clock: this.deps.clock,
@@ -315,15 +315,26 @@ class Loop {
       throw error;
     }
     if (this.config.dryRun) return { type: "RestartDone", report };
-    const level = report.failed.length > 0 ? "error" : "info";
-    log[level](
-      "Version {version} applied: {restarted} restarted, {failed} failed, {skipped} skipped in {ms} ms",
+    // "applied" only when every target restarted; otherwise the outcome's own word.
+    const outcome = outcomeOf(report);
+    const why = report.error ?? report.fleetHalted;
+    const unknown = report.unknown.length;
+    const untouched = report.untouched?.length ?? 0;
+    log[outcome === "success" ? "info" : "error"](
+      `Version {version} {outcome}: ${why === undefined ? "" : "{why}; "}{restarted} restarted, ` +
+        "{failed} failed, {skipped} skipped in {durationMs}" +
+        (unknown > 0 ? "; no program matches {unknown}" : "") +
+        (untouched > 0 ? "; not restarted: {untouched}" : ""),
       {
-        version: quoteVersion(cycle.version.label),
+        version: cycle.version.label,
+        outcome: outcome === "success" ? "applied" : outcome,
+        ...(why === undefined ? {} : { why }),
         restarted: report.restarted.length,
         failed: report.failed.length,
         skipped: report.skipped.length,
-        ms: Math.round(performance.now() - started),
+        ...(unknown > 0 ? { unknown: report.unknown } : {}),
+        ...(untouched > 0 ? { untouched: report.untouched } : {}),
+        durationMs: Math.round(performance.now() - started),
       },
     );
     return { type: "RestartDone", report };

@@ -6,6 +6,7 @@
  * engine shares (slots, arrival order, leases, canaries, halts, release, identity claims) are in
  * the contract: tests/integration/fleet_contract_redis_test.ts. Leases are short (1.5 s).
  */
+import { renderMessage } from "../../lib/log.ts";
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
@@ -77,7 +78,7 @@ async function captureFleetLog(): Promise<LogRecord[]> {
 
 /** The rendered message of a record (values are interpolated bare). */
 function text(record: LogRecord): string {
-  return record.message.map(String).join("");
+  return renderMessage(record);
 }
 
 const never = () => new AbortController().signal;

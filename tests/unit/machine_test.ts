@@ -256,6 +256,13 @@ Deno.test("outcomeOf() names the outcome from the report", () => {
   );
 });
 
+Deno.test("outcomeOf() is never success when a requested name matched nothing or a stop cut the restart short", () => {
+  assert.equal(outcomeOf(report({ unknown: ["nosuch"] })), "partial");
+  assert.equal(outcomeOf(report({ restarted: [], unknown: ["nosuch"] })), "failed");
+  assert.equal(outcomeOf(report({ untouched: ["g:b"] })), "partial");
+  assert.equal(outcomeOf(report({ restarted: [], untouched: ["g:a"] })), "failed");
+});
+
 Deno.test("transition() catches up only the stale programs, after the delay", () => {
   const ctx = context({ fixedDelayMs: 1_000 });
   const { state, commands } = drive(initialState(A), [
