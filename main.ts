@@ -57,6 +57,21 @@ async function readPasswordFile(path: string): Promise<string> {
   }
 }
 
+/**
+ * PATH naming a directory is a usage error: watching it would wait forever for a file that can
+ * never appear. (`--check` reports it with its fix instead.)
+ */
+async function rejectDirectoryPath(path: string, usage: string): Promise<void> {
+  const info = await Deno.stat(path).catch(() => null);
+  if (info?.isDirectory) {
+    throw new UsageError(
+      `argument PATH: "${path}" is a directory; give the version file inside it, e.g. ` +
+        `"${path.replace(/\/$/, "")}/VERSION"`,
+      { usage },
+    );
+  }
+}
+
 /** The supervisord URL and credentials: flags, then `-c FILE`, then the environment. */
 async function connectionSettings(config: Config) {
   const filePassword = config.passwordFile ? await readPasswordFile(config.passwordFile) : null;
@@ -88,6 +103,9 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_OK;
     }
     const config = parsed.config;
+    if (!config.fleetMode && !config.check && !config.status) {
+      await rejectDirectoryPath(config.versionFile, parsed.usage);
+    }
     if (config.fleet?.password) secrets = [...secrets, config.fleet.password];
     if (config.fleetMode) {
       await setupLogging({ level: config.logLevel, format: "text", secrets });
