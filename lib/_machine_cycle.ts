@@ -46,6 +46,27 @@ export function startCycle(state: MachineState, context: MachineContext): Transi
   };
 }
 
+/**
+ * The first version after a start with no baseline: adopted as what runs, then judged by the
+ * catch-up rule (lib/catch_up.ts), so a file that was only unreadable restarts nothing that
+ * started after it appeared, while one a first deploy created restarts what started before it.
+ * Once anything happened (a cycle ran), it is an ordinary new version.
+ */
+export function onBaselineFound(state: MachineState, version: VersionRef): Transition | null {
+  if (state.phase !== "idle" || state.applied !== null || state.abandoned !== null) return null;
+  return {
+    state: { ...state, applied: version, latest: version },
+    commands: [
+      log(
+        "info",
+        "Version {version} found (none readable at start); restarting only the targets started before it appeared",
+        { version: version.label },
+      ),
+      { type: "CatchUp", version },
+    ],
+  };
+}
+
 /** The same cycle for another version: everything learned about the old one is dropped. */
 export function retarget(cycle: Cycle, version: VersionRef): Cycle {
   return { version, previous: cycle.previous, attempt: cycle.attempt };

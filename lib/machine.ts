@@ -24,11 +24,13 @@ import {
   closeCycle,
   finishCycle,
   log,
+  onBaselineFound,
   proceed,
   retarget,
   same,
   startCycle,
 } from "./_machine_cycle.ts";
+import { loggedAttempt } from "./_retryable.ts";
 import { onFleetAnswer, onStaleFleetAnswer } from "./_machine_fleet.ts";
 import type {
   Cycle,
@@ -85,6 +87,9 @@ export function transition(
   switch (event.type) {
     case "VersionSeen":
       return onVersionSeen(state, event.version, context);
+    case "BaselineFound":
+      return onBaselineFound(state, event.version) ??
+        onVersionSeen(state, event.version, context);
     case "CatchUpNeeded":
       return onCatchUp(state, event.version, event.namespecs, context);
     case "TimerFired":
@@ -105,7 +110,9 @@ export function transition(
         ? onRestartDone(state, event.report, context)
         : unchanged(state);
     case "RestartUnavailable":
-      return state.phase === "restarting" ? onUnavailable(state, event.reason) : unchanged(state);
+      return state.phase === "restarting"
+        ? onUnavailable(state, event.reason, event.needsPerson)
+        : unchanged(state);
     case "SupervisorChecked":
       if (state.phase !== "retrying") return unchanged(state);
       return event.ok
@@ -298,7 +305,7 @@ function onRestartDone(
   }, context);
 }
 
-function onUnavailable(state: MachineState, reason: string): Transition {
+function onUnavailable(state: MachineState, reason: string, needsPerson = false): Transition {
   const { fleet, ...rest } = state.cycle!;
   const cycle: Cycle = { ...rest, attempt: rest.attempt + 1 };
   const delayMs = backoffMs(cycle.attempt - 1);
@@ -306,11 +313,10 @@ function onUnavailable(state: MachineState, reason: string): Transition {
   const commands: MachineCommand[] = [];
   // A host that cannot restart holds no slot: others go meanwhile; it queues again to retry.
   if (fleet === "slot") commands.push({ type: "ReleaseFleetSlot", version: cycle.version });
-  // Log every retry for the first few, then only every 10th, so an outage does not flood.
-  if (cycle.attempt <= 3 || cycle.attempt % 10 === 0) {
+  if (loggedAttempt(cycle.attempt)) {
     commands.push(
       log(
-        "warning",
+        needsPerson ? "error" : "warning",
         "Cannot restart for version {version}: {reason}; retry {attempt} in {delayMs}",
         {
           version: cycle.version.label,
