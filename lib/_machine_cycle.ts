@@ -98,7 +98,7 @@ export function abort(state: MachineState, reason: string, context: MachineConte
   const cycle = state.cycle!;
   const logLine = log(
     "error",
-    "Restart for version {version} aborted: {reason}; programs left untouched",
+    "Version {version} aborted: {reason}; programs left untouched",
     {
       version: cycle.version.label,
       reason,

@@ -43,13 +43,18 @@ export function onFleetAnswer(
         unknown: [],
         fleetHalted: event.reason,
       };
-      return closeCycle({ ...state, abandoned: cycle.version, cycle: halted }, {
+      const next = closeCycle({ ...state, abandoned: cycle.version, cycle: halted }, {
         type: "CycleDone",
         cycle: halted,
         outcome: "halted",
         report,
         reason: event.reason,
       }, context);
+      const line = log("error", "Version {version} halted: {reason}; nothing restarted here", {
+        version: cycle.version.label,
+        reason: event.reason,
+      });
+      return { state: next.state, commands: [line, ...next.commands] };
     }
     case "FleetWaitEnded": {
       // The wait itself broke (not the engine being down: that is retried inside the wait).

@@ -280,7 +280,7 @@ function onStepFailed(
   return {
     state: next.state,
     commands: [
-      log("error", "Restart for version {version} failed: {reason}", { version, reason }),
+      log("error", "Version {version} failed: {reason}", { version, reason }),
       ...next.commands,
     ],
   };

@@ -164,8 +164,8 @@ Deno.test("run() aborts the cycle when the pre-restart step throws; the next ver
       await until(() => count(phases(records), "pre-restart → idle") === 1, "B's cycle to end");
       host.watcher.see(C);
       await until(() => count(phases(records), "pre-restart → idle") === 2, "C's cycle to end");
-      assert.ok(logged(records, /Restart for version .B. aborted: pre-restart step failed: /));
-      assert.ok(logged(records, /Restart for version .C. aborted: pre-restart step failed: /));
+      assert.ok(logged(records, /Version .B. aborted: pre-restart step failed: /));
+      assert.ok(logged(records, /Version .C. aborted: pre-restart step failed: /));
       assert.equal(pidOf(host.supervisor), pidA); // programs left untouched
     } finally {
       await host.stop();
