@@ -100,6 +100,10 @@ Deno.test("--update-config applies changed, added and removed definitions exactl
     await deploy.atomic(versionFile, "v4\n");
     const log = await waitForLog(sv, /Nothing restarted for version "v4": supervisord cannot read/);
     assert.match(log, /CANT_REREAD|does not specify a command/);
+    await waitForLog(
+      sv,
+      /ERROR \[\w+\] Version "v4" failed: supervisord cannot read its new configuration/,
+    );
     const env = await postEnv(sv, "v4");
     assert.match(env, /^RELEASEMON_OUTCOME=failed$/m);
     assert.match(env, /^RELEASEMON_REASON=supervisord cannot read its new configuration: /m);

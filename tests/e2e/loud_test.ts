@@ -195,4 +195,17 @@ Deno.test("a typo in -s unix://…: exit 2 saying no such socket, not a Deno per
     ),
   );
   assert.doesNotMatch(rm.log, /lacks the Deno permission/);
+
+  // With --log-format json the fatal error is a JSON line too.
+  await using json = spawnReleasemon(
+    ["--log-format", "json", "-s", `unix://${typo}`, `${sv.dir}/VERSION`, "app"],
+    { socketPath: sv.socketPath },
+  );
+  assert.equal((await json.status).code, 2, json.log);
+  await json.stop();
+  const entries = json.log.trimEnd().split("\n").map((line) => JSON.parse(line));
+  const fatal = entries.at(-1);
+  assert.equal(fatal.level, "fatal");
+  assert.match(fatal.message, /^Cannot connect to supervisord at .*: no such socket /);
+  assert.equal(fatal.properties.exitCode, 2);
 });
