@@ -131,7 +131,18 @@ Deno.test("--update-config applies changed, added and removed definitions exactl
       /releasemon's own definition \(group releasemon\) changed; restart releasemon to apply it/,
     );
     assert.equal((await pids(sv))["releasemon:releasemon"], before["releasemon:releasemon"]);
-    assert.equal(matchingLines(await readLog(sv), /applied:/).length, 5);
+    // Five versions, one summary each: v4 (CANT_REREAD) failed, never "applied".
+    const summaries = matchingLines(await readLog(sv), /\[run\] Version "v\d" \w+: /);
+    assert.deepEqual(
+      summaries.map((line) => line.match(/Version "(v\d)" (\w+):/)!.slice(1).join(" ")),
+      [
+        "v2 applied",
+        "v3 applied",
+        "v4 failed",
+        "v5 applied",
+        "v6 applied",
+      ],
+    );
   });
 });
 

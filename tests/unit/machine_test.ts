@@ -635,3 +635,28 @@ Deno.test("transition() aborts the cycle when the fleet wait itself fails", () =
   assert.equal(done.cycle.fleet, undefined); // no slot, nothing reported to the fleet
   assert.equal(state.phase, "idle");
 });
+
+Deno.test("transition() judges the first version after a start with no baseline by catch-up", () => {
+  const found = transition(initialState(null), { type: "BaselineFound", version: A }, context());
+  assert.equal(found.state.phase, "idle");
+  assert.equal(found.state.applied, A);
+  assert.deepEqual(found.commands.filter((c) => c.type !== "Log"), [
+    { type: "CatchUp", version: A },
+  ]);
+  // Catch-up then restarts only the stale targets, as for a baseline read at start.
+  const { commands } = drive(found.state, [
+    { type: "CatchUpNeeded", version: A, namespecs: ["g:a"] },
+    { type: "TimerFired", timerId: 1 },
+  ]);
+  assert.deepEqual(commands.filter((c) => c.type === "Restart").map((c) => c.cycle.only), [
+    ["g:a"],
+  ]);
+});
+
+Deno.test("transition() treats BaselineFound as a new version once a cycle ran", () => {
+  const busy = drive(initialState(null), [{ type: "VersionSeen", version: A }]).state;
+  const next = transition(busy, { type: "BaselineFound", version: B }, context());
+  assert.equal(next.state.latest, B);
+  assert.equal(next.state.applied, null);
+  assert.ok(!next.commands.some((c) => c.type === "CatchUp"));
+});
