@@ -219,6 +219,18 @@ Deno.test("transition() logs the retry loudly only at first, then every 10th att
   assert.deepEqual(logged, [1, 2, 3, 10, 20]);
 });
 
+Deno.test("transition() logs a retry only a person can cure (socket refused) as an ERROR", () => {
+  const state = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+  ]).state;
+  const levels = (needsPerson: boolean) =>
+    transition(state, { type: "RestartUnavailable", reason: "x", needsPerson }, context())
+      .commands.flatMap((c) => c.type === "Log" ? [c.level] : []);
+  assert.deepEqual(levels(true), ["error"]);
+  assert.deepEqual(levels(false), ["warning"]);
+});
+
 Deno.test("transition() ignores events a phase does not handle", () => {
   const idle = initialState(A);
   for (
