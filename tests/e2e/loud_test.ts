@@ -142,21 +142,9 @@ Deno.test({
     // whom the root-owned 0600 file is unreadable; it may reach the socket.
     await Deno.chmod(sv.dir, 0o755);
     await Deno.chown(sv.socketPath, NOBODY, NOBODY);
-    const prefix = await Deno.makeTempDir({ prefix: "rm-loud-install-" });
+    const prefix = await installForNobody(sv.socketPath);
     try {
-      await Deno.chmod(prefix, 0o755);
-      const install = await new Deno.Command(Deno.execPath(), {
-        args: ["task", "install", "--prefix", prefix, "--socket", sv.socketPath],
-        cwd: REPO_ROOT,
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      assert.ok(install.success, new TextDecoder().decode(install.stderr));
-      const argv = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
-      await using rm = new ReleasemonProcess(
-        [...argv, `${prefix}/bin/releasemon`, versionFile, "app"],
-        { SUPERVISOR_SERVER_URL: sv.unixUrl, HOME: "/nonexistent" },
-      );
+      await using rm = asNobody(prefix, [versionFile, "app"], sv.unixUrl);
       await rm.waitForLog(/\[run\] Watching \S+ \(version none\)/);
       assert.match(rm.log, /Cannot read the version file \S+: permission denied/);
 
@@ -208,4 +196,57 @@ Deno.test("a typo in -s unix://…: exit 2 saying no such socket, not a Deno per
   assert.equal(fatal.level, "fatal");
   assert.match(fatal.message, /^Cannot connect to supervisord at .*: no such socket /);
   assert.equal(fatal.properties.exitCode, 2);
+});
+
+/** `deno task install` into a temp prefix anyone may read (its cache too); returns the prefix. */
+async function installForNobody(socketPath: string): Promise<string> {
+  const prefix = await Deno.makeTempDir({ prefix: "rm-loud-install-" });
+  await Deno.chmod(prefix, 0o755);
+  const install = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "install", "--prefix", prefix, "--socket", socketPath],
+    cwd: REPO_ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!install.success) {
+    await Deno.remove(prefix, { recursive: true });
+    throw new Error(`deno task install failed: ${new TextDecoder().decode(install.stderr)}`);
+  }
+  return prefix;
+}
+
+/** The installed wrapper run as nobody. */
+function asNobody(prefix: string, args: string[], url: string): ReleasemonProcess {
+  const argv = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
+  return new ReleasemonProcess([...argv, `${prefix}/bin/releasemon`, ...args], {
+    SUPERVISOR_SERVER_URL: url,
+    HOME: "/nonexistent",
+  });
+}
+
+Deno.test({
+  name:
+    "a socket that refuses releasemon's user: an ERROR repeated with the backoff, until allowed",
+  ignore: !(await canDropPrivileges()),
+  async fn() {
+    await using sv = await startSupervisord({
+      programs: [{ name: "app", command: "sleep 3600" }],
+      files: { VERSION: "v1\n" },
+    });
+    await Deno.chmod(sv.dir, 0o755);
+    await Deno.chmod(sv.socketPath, 0o700); // root's only: nobody is refused
+    const prefix = await installForNobody(sv.socketPath);
+    try {
+      await using rm = asNobody(prefix, [`${sv.dir}/VERSION`, "app"], sv.unixUrl);
+      const refused =
+        /ERROR \[run\] Cannot use supervisord: Cannot connect to supervisord at "[^"]+": permission denied; [^\n]*; retry (\d) in /g;
+      await rm.waitForLog(/Cannot use supervisord: [^\n]*retry 3 in /);
+      assert.deepEqual([...rm.log.matchAll(refused)].map((m) => m[1]), ["1", "2", "3"]);
+      await Deno.chown(sv.socketPath, NOBODY, NOBODY);
+      await rm.waitForLog(/INFO {2}\[run\] supervisord at unix:\/\/\S+ lets releasemon in now/);
+      assert.equal((await rm.stop()).code, 0);
+    } finally {
+      await Deno.remove(prefix, { recursive: true });
+    }
+  },
 });
