@@ -35,6 +35,8 @@ export const ENV_NAMES = [
 ] as const;
 
 const encoder = new TextEncoder();
+/** How main() reports an error: the secrets to redact, and whether JSON logging is configured. */
+const reporting = { secrets: [] as string[], json: false };
 
 function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
   let bytes = encoder.encode(text);
@@ -54,6 +56,21 @@ async function readPasswordFile(path: string): Promise<string> {
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     throw new UsageError(`Cannot read password file "${path}": ${why}`);
+  }
+}
+
+/**
+ * PATH naming a directory is a usage error: watching it would wait forever for a file that can
+ * never appear. (`--check` reports it with its fix instead.)
+ */
+async function rejectDirectoryPath(path: string, usage: string): Promise<void> {
+  const info = await Deno.stat(path).catch(() => null);
+  if (info?.isDirectory) {
+    throw new UsageError(
+      `argument PATH: "${path}" is a directory; give the version file inside it, e.g. ` +
+        `"${path.replace(/\/$/, "")}/VERSION"`,
+      { usage },
+    );
   }
 }
 
@@ -81,6 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   const env = readEnvironment();
   const color = Deno.stderr.isTerminal() && env.NO_COLOR === undefined;
   let secrets: string[] = env.SUPERVISOR_PASSWORD ? [env.SUPERVISOR_PASSWORD] : [];
+  reporting.secrets = secrets;
   try {
     const parsed = parseConfig(argv, env, { color, cwd: Deno.cwd() });
     if (parsed.kind !== "run") {
@@ -88,6 +106,9 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_OK;
     }
     const config = parsed.config;
+    if (!config.fleetMode && !config.check && !config.status) {
+      await rejectDirectoryPath(config.versionFile, parsed.usage);
+    }
     if (config.fleet?.password) secrets = [...secrets, config.fleet.password];
     if (config.fleetMode) {
       await setupLogging({ level: config.logLevel, format: "text", secrets });
@@ -98,6 +119,9 @@ export async function main(argv: string[]): Promise<number> {
     const connection = await connectionSettings(config);
     if (connection.password) secrets = [...secrets, connection.password];
     await setupLogging({ level: config.logLevel, format: config.logFormat, secrets });
+    // From here on, a fatal error is a JSON line when JSON is asked for.
+    reporting.secrets = secrets;
+    reporting.json = config.logFormat === "json";
     if (config.check || config.status) {
       const self = {
         pid: Deno.pid,
@@ -142,6 +166,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     return EXIT_OK;
   } catch (error) {
+    const exitCode = error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+    if (reporting.json) {
+      // The logger redacts; a usage line means nothing to a JSON reader.
+      getLogger(["releasemon"]).fatal("{error}", {
+        error: error instanceof Error ? error.message : String(error),
+        exitCode,
+      });
+      return exitCode;
+    }
     if (error instanceof UsageError) {
       const usage = error.usage ? `${error.usage.trimEnd()}\n` : "";
       writeAll(Deno.stderr, redact(`${usage}releasemon: error: ${error.message}\n`, secrets));
@@ -193,6 +226,22 @@ function handleSignals(controller: AbortController): () => void {
   };
 }
 
+/**
+ * An error nothing caught (a bug) ends releasemon with one plain line, or a JSON line through the
+ * logger when configured: Deno's own report would colour it, even into supervisord's log file.
+ */
+function exitOnUncaught(event: Event & { reason?: unknown; error?: unknown }): void {
+  event.preventDefault();
+  const error = event.reason ?? event.error;
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (reporting.json) {
+    getLogger(["releasemon"]).fatal("Uncaught error: {error}", { error: text });
+  } else writeAll(Deno.stderr, redact(`releasemon: error: uncaught: ${text}\n`, reporting.secrets));
+  Deno.exit(EXIT_FAILURE);
+}
+
 if (import.meta.main) {
+  globalThis.addEventListener("unhandledrejection", exitOnUncaught);
+  globalThis.addEventListener("error", exitOnUncaught);
   Deno.exit(await main(Deno.args));
 }

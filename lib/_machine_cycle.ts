@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { formatDuration, restartDelayMs } from "./delay.ts";
-import { quoteVersion } from "./log.ts";
+import { restartDelayMs } from "./delay.ts";
 import type {
   Cycle,
   CycleDone,
@@ -37,12 +36,33 @@ export function startCycle(state: MachineState, context: MachineContext): Transi
   return {
     state: { ...state, phase: "delaying", cycle, timerId },
     commands: [
-      log("info", "New version {version} (was {previous}); restarting in {delay}", {
-        version: quoteVersion(version.label),
-        previous: cycle.previous ? quoteVersion(cycle.previous.label) : "none",
-        delay: formatDuration(delayMs),
+      log("info", "New version {version} (was {previous}); restarting in {delayMs}", {
+        version: version.label,
+        previous: cycle.previous?.label ?? null,
+        delayMs,
       }),
       { type: "StartTimer", timerId, delayMs },
+    ],
+  };
+}
+
+/**
+ * The first version after a start with no baseline: adopted as what runs, then judged by the
+ * catch-up rule (lib/catch_up.ts), so a file that was only unreadable restarts nothing that
+ * started after it appeared, while one a first deploy created restarts what started before it.
+ * Once anything happened (a cycle ran), it is an ordinary new version.
+ */
+export function onBaselineFound(state: MachineState, version: VersionRef): Transition | null {
+  if (state.phase !== "idle" || state.applied !== null || state.abandoned !== null) return null;
+  return {
+    state: { ...state, applied: version, latest: version },
+    commands: [
+      log(
+        "info",
+        "Version {version} found (none readable at start); restarting only the targets started before it appeared",
+        { version: version.label },
+      ),
+      { type: "CatchUp", version },
     ],
   };
 }
@@ -78,9 +98,9 @@ export function abort(state: MachineState, reason: string, context: MachineConte
   const cycle = state.cycle!;
   const logLine = log(
     "error",
-    "Restart for version {version} aborted: {reason}; programs left untouched",
+    "Version {version} aborted: {reason}; programs left untouched",
     {
-      version: quoteVersion(cycle.version.label),
+      version: cycle.version.label,
       reason,
     },
   );

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { quoteVersion } from "./log.ts";
 import { abort, closeCycle, log, proceed, retarget, same, wanted } from "./_machine_cycle.ts";
 import type {
   Cycle,
@@ -44,13 +43,18 @@ export function onFleetAnswer(
         unknown: [],
         fleetHalted: event.reason,
       };
-      return closeCycle({ ...state, abandoned: cycle.version, cycle: halted }, {
+      const next = closeCycle({ ...state, abandoned: cycle.version, cycle: halted }, {
         type: "CycleDone",
         cycle: halted,
         outcome: "halted",
         report,
         reason: event.reason,
       }, context);
+      const line = log("error", "Version {version} halted: {reason}; nothing restarted here", {
+        version: cycle.version.label,
+        reason: event.reason,
+      });
+      return { state: next.state, commands: [line, ...next.commands] };
     }
     case "FleetWaitEnded": {
       // The wait itself broke (not the engine being down: that is retried inside the wait).
@@ -77,7 +81,7 @@ function waitAgain(state: MachineState, event: FleetAnswer, context: MachineCont
       commands: [
         ...commands,
         log("info", "Version is back to {version}; nothing to restart", {
-          version: state.applied ? quoteVersion(state.applied.label) : "none",
+          version: state.applied?.label ?? null,
         }),
       ],
     };
@@ -99,7 +103,7 @@ export function onStaleFleetAnswer(state: MachineState, event: FleetAnswer): Tra
     state,
     commands: [
       log("warning", "Releasing a fleet slot granted for version {version}: no longer wanted", {
-        version: quoteVersion(event.version.label),
+        version: event.version.label,
       }),
       { type: "ReleaseFleetSlot", version: event.version },
     ],

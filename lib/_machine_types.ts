@@ -73,6 +73,11 @@ export type Step = "pre-restart" | "restarting" | "post-restart";
 export type MachineEvent =
   | { type: "VersionSeen"; version: VersionRef }
   | { type: "CatchUpNeeded"; version: VersionRef; namespecs: string[] }
+  /**
+   * The first version read after a start with no baseline (the file was missing, unreadable or
+   * empty then): what runs may already be it, so only the catch-up rule may restart.
+   */
+  | { type: "BaselineFound"; version: VersionRef }
   | { type: "TimerFired"; timerId: number }
   | { type: "FleetSlotGranted"; waitId: number; version: VersionRef; canary: boolean }
   | { type: "FleetHalted"; waitId: number; version: VersionRef; reason: string }
@@ -81,7 +86,8 @@ export type MachineEvent =
   | { type: "FleetWaitEnded"; waitId: number; reason?: string }
   | { type: "PreHookDone"; ok: boolean; reason?: string }
   | { type: "RestartDone"; report: RestartReport }
-  | { type: "RestartUnavailable"; reason: string }
+  /** `needsPerson`: the socket refused access or the password: an ERROR, still retried. */
+  | { type: "RestartUnavailable"; reason: string; needsPerson?: boolean }
   /** The answer to CheckSupervisor: whether supervisord answers again (`reason` when not). */
   | { type: "SupervisorChecked"; ok: boolean; reason?: string }
   | { type: "PostHookDone" }
@@ -90,6 +96,8 @@ export type MachineEvent =
 
 export type MachineCommand =
   | { type: "StartTimer"; timerId: number; delayMs: number }
+  /** Find the targets started before `version` appeared; answered by CatchUpNeeded (if any). */
+  | { type: "CatchUp"; version: VersionRef }
   | { type: "AcquireFleetSlot"; waitId: number; version: VersionRef }
   | { type: "CancelFleetWait"; waitId: number }
   | { type: "ReleaseFleetSlot"; version: VersionRef }

@@ -80,7 +80,8 @@ export interface FleetConfig {
 
 /** What the command line asked for. */
 export type ParseResult =
-  | { kind: "run"; config: Config }
+  /** `usage`: the usage line, for a usage error found after parsing (main.ts: PATH a directory). */
+  | { kind: "run"; config: Config; usage: string }
   | { kind: "help"; text: string }
   | { kind: "version"; text: string };
 
@@ -233,5 +234,5 @@ export function parseConfig(
     selfProcessName: env.SUPERVISOR_PROCESS_NAME || null,
     selfGroupName: env.SUPERVISOR_GROUP_NAME || null,
   };
-  return { kind: "run", config };
+  return { kind: "run", config, usage };
 }

@@ -215,7 +215,7 @@ export async function runHook(
   else if (stopping === "cancelled") result.reason = "cancelled";
   else if (status.signal !== null) result.reason = `killed by ${status.signal}`;
   else if (!status.success) result.reason = `exited with status ${status.code}`;
-  logger.debug("{label}: finished in {durationMs} ms", { label, ...result });
+  logger.debug("{label}: finished in {durationMs}", { label, ...result });
   return result;
 }
 

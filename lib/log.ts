@@ -9,12 +9,24 @@
  * Put untrusted text (a version, hook output) into properties or template values, never into the
  * message template itself: LogTape reads `{name}` in a template as a placeholder.
  *
+ * Properties carry raw values; only the text shown to a person is formatted. So JSON lines keep
+ * real types (numbers, arrays, the version as written) while the text, and every `message`,
+ * reads well:
+ * - `version` and `previous` hold a raw version label (null: none): shown quoted and capped
+ *   ({@linkcode quoteVersion}), e.g. `Version "v3" applied`, while JSON has `"version":"v3"`;
+ * - a number whose name ends in `Ms` is a duration: shown for humans (`3 seconds`), and the text
+ *   tail names it without the unit (`delay="3 seconds"`), while JSON keeps `"delayMs":3000`;
+ * - an array is shown as its items separated by spaces (`(none)` when empty).
+ *
  * @module
  */
 import { configure, type LogRecord } from "@logtape/logtape";
+import { formatDuration } from "./delay.ts";
 
 /** Longest version label {@link quoteVersion} shows, in code points. */
 const MAX_VERSION_CHARS = 80;
+/** Properties holding a raw version label, shown quoted (see the module doc). */
+const LABEL_KEYS: ReadonlySet<string> = new Set(["version", "previous"]);
 const LEVEL_NAMES: Readonly<Record<string, string>> = {
   trace: "TRACE",
   debug: "DEBUG",
@@ -105,9 +117,16 @@ function _formatText(record: LogRecord): string {
   const level = (LEVEL_NAMES[record.level] ?? record.level.toUpperCase()).padEnd(5);
   const category = record.category[0] === "releasemon" ? record.category.slice(1) : record.category;
   const inMessage = _placeholders(record.rawMessage);
-  let line = `${time} ${level} [${category.join(".") || "releasemon"}] ${_renderMessage(record)}`;
+  let line = `${time} ${level} [${category.join(".") || "releasemon"}] ${renderMessage(record)}`;
   for (const [key, value] of Object.entries(record.properties)) {
-    if (!inMessage.has(key)) line += ` ${key}=${_textValue(value)}`;
+    if (inMessage.has(key)) continue;
+    const duration = _isDuration(key, value);
+    const shown = LABEL_KEYS.has(key)
+      ? _shown(key, value)
+      : duration || Array.isArray(value)
+      ? _bare(_shown(key, value))
+      : _textValue(value);
+    line += ` ${duration ? key.slice(0, -2) : key}=${shown}`;
   }
   return _escapeUnsafe(line);
 }
@@ -118,15 +137,48 @@ function _formatJson(record: LogRecord): string {
     time: new Date(record.timestamp).toISOString(),
     level: record.level,
     category: record.category.join("."),
-    message: _renderMessage(record),
+    message: renderMessage(record),
     properties: record.properties,
   };
   return _escapeUnsafe(_stringify(entry));
 }
 
-/** The message with its values filled in; strings appear bare, as the caller quoted them. */
-function _renderMessage(record: LogRecord): string {
+/**
+ * The message with its values filled in, each as a person reads it (a version quoted, a
+ * duration in human units, a list spaced); other strings appear bare, as the caller quoted them.
+ * Both formats write this as the message.
+ */
+export function renderMessage(record: LogRecord): string {
+  const template = record.rawMessage;
+  if (typeof template === "string") {
+    const properties = record.properties;
+    return template.replace(/\{([^{}]+)\}/g, (match, name: string) => {
+      const key = name.trim();
+      return Object.hasOwn(properties, key) ? _shown(key, properties[key]) : match;
+    });
+  }
   return record.message.map((part, i) => i % 2 === 0 ? String(part) : _plain(part)).join("");
+}
+
+/** A property's value for a person: a label quoted, a duration in human units, a list spaced. */
+function _shown(key: string, value: unknown): string {
+  if (LABEL_KEYS.has(key) && (typeof value === "string" || value === null)) {
+    return value === null ? "none" : quoteVersion(value);
+  }
+  if (_isDuration(key, value)) return formatDuration(value as number);
+  if (Array.isArray(value)) {
+    return value.length === 0 ? "(none)" : value.map((item) => _plain(item)).join(" ");
+  }
+  return _plain(value);
+}
+
+function _isDuration(key: string, value: unknown): boolean {
+  return key.endsWith("Ms") && key.length > 2 && typeof value === "number";
+}
+
+/** A shown value for the key=value tail: bare when it can be, else JSON-quoted. */
+function _bare(text: string): string {
+  return BARE_VALUE.test(text) ? text : JSON.stringify(text);
 }
 
 /** Property names a string template refers to, so text lines do not repeat them. */

@@ -18,18 +18,19 @@
  *
  * @module
  */
-import { backoffMs, formatDuration, restartDelayMs } from "./delay.ts";
-import { quoteVersion } from "./log.ts";
+import { backoffMs, restartDelayMs } from "./delay.ts";
 import {
   abort,
   closeCycle,
   finishCycle,
   log,
+  onBaselineFound,
   proceed,
   retarget,
   same,
   startCycle,
 } from "./_machine_cycle.ts";
+import { loggedAttempt } from "./_retryable.ts";
 import { onFleetAnswer, onStaleFleetAnswer } from "./_machine_fleet.ts";
 import type {
   Cycle,
@@ -65,7 +66,9 @@ export function outcomeOf(report: RestartReport): Outcome {
   if (report.fleetHalted !== undefined) return "halted";
   // A halted rolling restart failed: post learns which program broke and what was left alone.
   if (report.halted || report.error !== undefined) return "failed";
-  if (report.failed.length === 0) return "success";
+  // A requested name that matched nothing, or a target a stop left alone, was not restarted.
+  const missed = report.failed.length + report.unknown.length + (report.untouched?.length ?? 0);
+  if (missed === 0) return "success";
   return report.restarted.length > 0 ? "partial" : "failed";
 }
 
@@ -84,6 +87,9 @@ export function transition(
   switch (event.type) {
     case "VersionSeen":
       return onVersionSeen(state, event.version, context);
+    case "BaselineFound":
+      return onBaselineFound(state, event.version) ??
+        onVersionSeen(state, event.version, context);
     case "CatchUpNeeded":
       return onCatchUp(state, event.version, event.namespecs, context);
     case "TimerFired":
@@ -104,7 +110,9 @@ export function transition(
         ? onRestartDone(state, event.report, context)
         : unchanged(state);
     case "RestartUnavailable":
-      return state.phase === "restarting" ? onUnavailable(state, event.reason) : unchanged(state);
+      return state.phase === "restarting"
+        ? onUnavailable(state, event.reason, event.needsPerson)
+        : unchanged(state);
     case "SupervisorChecked":
       if (state.phase !== "retrying") return unchanged(state);
       return event.ok
@@ -140,7 +148,7 @@ function onVersionSeen(
           "info",
           "Version {version} seen while waiting for a fleet slot; waiting for it instead",
           {
-            version: quoteVersion(version.label),
+            version: version.label,
           },
         ),
         { type: "CancelFleetWait", waitId: state.waitId },
@@ -152,7 +160,7 @@ function onVersionSeen(
     return {
       state: next,
       commands: [log("info", "Version {version} seen while {phase}; it follows this cycle", {
-        version: quoteVersion(version.label),
+        version: version.label,
         phase: state.phase,
       })],
     };
@@ -181,13 +189,12 @@ function onCatchUp(
     commands: [
       log(
         "warning",
-        "Catch-up: {count} program(s) started before version {version} appeared; restarting them in {delay}: {programs}",
+        "Catch-up: {count} program(s) started before version {version} appeared; restarting them in {delayMs}: {programs}",
         {
           count: namespecs.length,
-          version: quoteVersion(version.label),
+          version: version.label,
           delayMs,
-          programs: namespecs.join(" "),
-          delay: formatDuration(delayMs),
+          programs: namespecs,
         },
       ),
       { type: "StartTimer", timerId, delayMs },
@@ -204,7 +211,7 @@ function onTimer(state: MachineState, context: MachineContext): Transition {
       return {
         state: { ...state, phase: "idle", cycle: null },
         commands: [log("info", "Version is back to {version}; nothing to restart", {
-          version: state.applied ? quoteVersion(state.applied.label) : "none",
+          version: state.applied?.label ?? null,
         })],
       };
     }
@@ -244,7 +251,7 @@ function onStepFailed(
   reason: string,
   context: MachineContext,
 ): Transition {
-  const version = quoteVersion(state.cycle!.version.label);
+  const version = state.cycle!.version.label;
   if (step === "pre-restart") return abort(state, `pre-restart step failed: ${reason}`, context);
   if (step === "post-restart") {
     // The outcome was decided before the post command: the cycle is over all the same.
@@ -273,7 +280,7 @@ function onStepFailed(
   return {
     state: next.state,
     commands: [
-      log("error", "Restart for version {version} failed: {reason}", { version, reason }),
+      log("error", "Version {version} failed: {reason}", { version, reason }),
       ...next.commands,
     ],
   };
@@ -298,7 +305,7 @@ function onRestartDone(
   }, context);
 }
 
-function onUnavailable(state: MachineState, reason: string): Transition {
+function onUnavailable(state: MachineState, reason: string, needsPerson = false): Transition {
   const { fleet, ...rest } = state.cycle!;
   const cycle: Cycle = { ...rest, attempt: rest.attempt + 1 };
   const delayMs = backoffMs(cycle.attempt - 1);
@@ -306,18 +313,16 @@ function onUnavailable(state: MachineState, reason: string): Transition {
   const commands: MachineCommand[] = [];
   // A host that cannot restart holds no slot: others go meanwhile; it queues again to retry.
   if (fleet === "slot") commands.push({ type: "ReleaseFleetSlot", version: cycle.version });
-  // Log every retry for the first few, then only every 10th, so an outage does not flood.
-  if (cycle.attempt <= 3 || cycle.attempt % 10 === 0) {
+  if (loggedAttempt(cycle.attempt)) {
     commands.push(
       log(
-        "warning",
-        "Cannot restart for version {version}: {reason}; retry {attempt} in {delay}",
+        needsPerson ? "error" : "warning",
+        "Cannot restart for version {version}: {reason}; retry {attempt} in {delayMs}",
         {
-          version: quoteVersion(cycle.version.label),
+          version: cycle.version.label,
           reason,
           attempt: cycle.attempt,
           delayMs,
-          delay: formatDuration(delayMs),
         },
       ),
     );

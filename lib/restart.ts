@@ -199,11 +199,11 @@ class Batch {
       else if (action.type === "ReportRestarted") {
         this.result.restarted.push(namespec);
         const oldPid = before.info.pid;
-        log.info("Restarted {namespec} (pid {oldPid} → {pid})", {
-          namespec,
-          oldPid,
-          pid: action.pid,
-        });
+        // A program that was not running has no old pid: "started", never "pid 0 → 1742".
+        const text = oldPid > 0
+          ? "Restarted {namespec} (pid {oldPid} → {pid})"
+          : "Started {namespec} (pid {pid})";
+        log.info(text, { namespec, ...(oldPid > 0 ? { oldPid } : {}), pid: action.pid });
       } else {
         const reason = action.reason;
         this.result.failed.push({ namespec, reason });
@@ -222,7 +222,7 @@ async function stopAll(client: SupervisorClient, batch: Batch, namespecs: string
   const stops = await callEach(client, "supervisor.stopProcess", namespecs);
   if (stops === null) {
     log.warning("Cannot reach supervisord to stop {programs}; checking their state", {
-      programs: namespecs.join(" "),
+      programs: namespecs,
     });
     for (const namespec of namespecs) batch.observe(namespec, { type: "StopUnanswered" });
     return;

@@ -35,7 +35,7 @@ export interface RolloutOptions {
   updateConfig?: boolean;
   /** Restrict to these namespecs (catch-up). */
   only?: readonly string[] | undefined;
-  /** Label of the version, for log lines. */
+  /** Label of the version, raw, for log lines (lib/log.ts quotes it). */
   versionLabel: string;
   signal: AbortSignal;
   /** Paces polls and measures timeouts. @default monotonicClock */
@@ -63,7 +63,7 @@ export async function rollOut(
   const only = options.only ? new Set(options.only) : null;
   const targets = only ? plan.restart.filter((i) => only.has(i.namespec)) : plan.restart;
   for (const name of plan.unknown) {
-    log.warning("No program matches {name}; nothing to restart for it", { name });
+    log.error("No program matches {name}; nothing restarted for it (check the name)", { name });
   }
   for (const skip of plan.skipped) log.info("Not restarting {namespec}: {reason}", skip);
   const report: RestartReport = {
@@ -97,14 +97,14 @@ export async function rollOut(
     count: remaining.length,
     version: options.versionLabel,
     batching: groups.length > 1 ? ` in ${groups.length} batches` : "",
-    programs: remaining.map((i) => i.namespec).join(" ") || "(none)",
+    programs: remaining.map((i) => i.namespec),
   });
   for (const [index, batch] of groups.entries()) {
     if (groups.length > 1) {
       log.info("Batch {n}/{total}: {programs}", {
         n: index + 1,
         total: groups.length,
-        programs: batch.map((i) => i.namespec).join(" "),
+        programs: batch.map((i) => i.namespec),
       });
     }
     const result = await restartPrograms(client, batch, {
@@ -120,7 +120,7 @@ export async function rollOut(
       report.failed.push(...result.failed);
       report.untouched = [...result.pending, ...rest];
       log.warning("Stopped during the restart; not RUNNING yet or not restarted: {untouched}", {
-        untouched: report.untouched.join(" ") || "(none)",
+        untouched: report.untouched,
       });
       break;
     }
@@ -194,7 +194,7 @@ function halt(report: RestartReport, rest: string[], versionLabel: string): Rest
       version: versionLabel,
       broken: report.failed.map((f) => `${f.namespec} (${f.reason})`).join(", "),
       count: rest.length,
-      untouched: rest.join(" "),
+      untouched: rest,
     },
   );
   return report;

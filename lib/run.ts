@@ -7,12 +7,6 @@
 import { getLogger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import type { Config } from "./config.ts";
-import {
-  SupervisorAuthError,
-  SupervisorFault,
-  SupervisorUnavailableError,
-  UsageError,
-} from "./errors.ts";
 import { type HookSetting, readinessFor, runPostHook, runPreHook } from "./cycle_hooks.ts";
 import {
   type Cycle,
@@ -23,18 +17,19 @@ import {
   type MachineState,
   type Step,
   transition,
+  type VersionRef,
 } from "./machine.ts";
-import { quoteVersion } from "./log.ts";
 import type { RestartReport } from "./restart_report.ts";
 import { rollOut } from "./rollout.ts";
 import { versionFileWarnings } from "./safety.ts";
-import { type SelfIdentity, type TargetSelection, unknownNames } from "./restart_plan.ts";
+import type { SelfIdentity, TargetSelection } from "./restart_plan.ts";
 import type { FleetCoordinator } from "./fleet/coordinator.ts";
 import type { SupervisorClient } from "./supervisor/client.ts";
 import type { VersionWatcher, WatchEvent } from "./watch/watcher.ts";
-import { errorText, isRetryable } from "./_retryable.ts";
-import { catchUp } from "./_run_catch_up.ts";
-import { versionAppearedAt } from "./catch_up.ts";
+import { errorText, isRetryable, needsPerson } from "./_retryable.ts";
+import { type AlarmSetting, alarmUnwatched, checkAtStart } from "./_run_alarms.ts";
+import { logSummary } from "./_run_summary.ts";
+import { appearedAtSince, catchUp, type ContentStamp, contentStamp } from "./_run_catch_up.ts";
 import { FleetCalls } from "./_run_fleet.ts";
 
 const log = getLogger(["releasemon", "run"]);
@@ -89,6 +84,10 @@ class Loop {
   #timer: TimerHandle | null = null;
   #inFlight = new Set<Promise<void>>();
   #stopping = false;
+  /** Started with no baseline and no version read since: the next one goes to catch-up. */
+  #baselinePending = false;
+  /** The unreadable or empty version file found at start, if any. */
+  #startStamp: ContentStamp | null = null;
   readonly #clock: Clock;
   readonly #context: MachineContext;
   /** Set with --fleet. */
@@ -116,26 +115,26 @@ class Loop {
   async start(): Promise<void> {
     const { config } = this;
     for (const warning of await versionFileWarnings(config.versionFile)) log.warning(warning);
-    await this.#checkTargets();
+    await checkAtStart(
+      this.deps.client,
+      selectionOf(config),
+      this.#alarmSetting(),
+      (work) => this.#background(work),
+    );
     const baseline = await this.deps.watcher.start((event) => this.#onWatchEvent(event));
     this.#state = initialState(baseline);
-    if (config.catchUp && baseline) {
-      // When the baseline appeared, read before "Watching" is logged: a deploy that lands after
-      // that line is a new version, never mistaken for the time the baseline appeared.
-      const appearedAt = await versionAppearedAt(config.versionFile).catch(() => null);
-      this.#background(catchUp(baseline, appearedAt, {
-        selection: selectionOf(config),
-        client: this.deps.client,
-        self: this.deps.self,
-        clock: this.#clock,
-        signal: this.signal,
-        current: () => !this.#stopping && this.#state.latest?.hash === baseline.hash,
-        dispatch: (event) => this.#dispatch(event),
-      }));
+    if (config.pollMs === null) {
+      this.#background(alarmUnwatched(config.versionFile, this.deps.watcher, this.#alarmSetting()));
     }
+    // No baseline (missing, unreadable, empty): the first version read is judged by catch-up.
+    this.#baselinePending = baseline === null && config.catchUp;
+    if (this.#baselinePending) this.#startStamp = await contentStamp(config.versionFile);
+    // When the baseline appeared, read before "Watching" is logged: a deploy that lands after
+    // that line is a new version, never mistaken for the time the baseline appeared.
+    if (config.catchUp && baseline) await this.#catchUp(baseline);
     log.info("Watching {file} (version {version}); restarting {targets} on a new version", {
       file: config.versionFile,
-      version: baseline ? quoteVersion(baseline.label) : "none yet",
+      version: baseline?.label ?? null,
       targets: describeTargets(config),
     });
   }
@@ -150,37 +149,22 @@ class Loop {
     log.info("releasemon stopped");
   }
 
-  /** Start-up check: say early when a PROG or group does not exist. Never fatal when down. */
-  async #checkTargets(): Promise<void> {
-    try {
-      const infos = await this.deps.client.getAllProcessInfo();
-      for (const name of unknownNames(infos, selectionOf(this.config))) {
-        log.warning("No program matches {name} in supervisord at {url}; check the name", {
-          name,
-          url: this.deps.client.url,
-        });
-      }
-    } catch (error) {
-      // Retrying cannot fix these: say so at start-up and exit (main.ts maps them to 1 or 2).
-      if (error instanceof SupervisorAuthError || error instanceof UsageError) throw error;
-      if (error instanceof SupervisorFault && error.faultName === "UNKNOWN_METHOD") {
-        throw new Error(
-          `supervisord at "${this.deps.client.url}" has no "supervisor" XML-RPC interface: add ` +
-            "[rpcinterface:supervisor] with supervisor.rpcinterface_factory = " +
-            "supervisor.rpcinterface:make_main_rpcinterface to its configuration",
-        );
-      }
-      if (error instanceof SupervisorUnavailableError && error.reason === "permission-denied") {
-        log.error("Cannot use supervisord: {error}", { error: errorText(error) });
-        return;
-      }
-      log.warning(
-        "Cannot reach supervisord at start-up: {error}; will retry when a version arrives",
-        {
-          error: errorText(error),
-        },
-      );
-    }
+  /** Restarts, through the machine, the targets started before `version` appeared. */
+  async #catchUp(version: VersionRef): Promise<void> {
+    const appearedAt = await appearedAtSince(this.config.versionFile, this.#startStamp);
+    this.#background(catchUp(version, appearedAt, {
+      selection: selectionOf(this.config),
+      client: this.deps.client,
+      self: this.deps.self,
+      clock: this.#clock,
+      signal: this.signal,
+      current: () => !this.#stopping && this.#state.latest?.hash === version.hash,
+      dispatch: (event) => this.#dispatch(event),
+    }));
+  }
+
+  #alarmSetting(): AlarmSetting {
+    return { clock: this.#clock, signal: this.signal, stopping: () => this.#stopping };
   }
 
   /** Work that feeds no event back but must finish (or be aborted) before stop() returns. */
@@ -197,8 +181,10 @@ class Loop {
 
   #onWatchEvent(event: WatchEvent): void {
     if (event.type === "VersionSeen") {
-      log.debug("Version seen: {version}", { version: quoteVersion(event.version.label) });
-      this.#dispatch({ type: "VersionSeen", version: event.version });
+      log.debug("Version seen: {version}", { version: event.version.label });
+      const type = this.#baselinePending ? "BaselineFound" : "VersionSeen";
+      this.#baselinePending = false;
+      this.#dispatch({ type, version: event.version });
     }
   }
 
@@ -244,6 +230,9 @@ class Loop {
         return;
       case "ReleaseFleetSlot":
         if (this.#fleet) this.#background(this.#fleet.release(command.version));
+        return;
+      case "CatchUp":
+        this.#background(this.#catchUp(command.version));
         return;
       case "CheckSupervisor":
         return this.#track(this.#checkSupervisor(), failed("restarting"));
@@ -305,28 +294,21 @@ class Loop {
         dryRun: this.config.dryRun,
         updateConfig: this.config.updateConfig,
         only: cycle.only,
-        versionLabel: quoteVersion(cycle.version.label),
+        versionLabel: cycle.version.label,
         signal: this.signal,
         // The loop's own clock when one was injected (tests); else the executor's monotonic one.
         clock: this.deps.clock,
         readiness: readinessFor(this.config, cycle),
       });
     } catch (error) {
-      if (isRetryable(error)) return { type: "RestartUnavailable", reason: errorText(error) };
+      if (isRetryable(error)) {
+        const reason = errorText(error);
+        return { type: "RestartUnavailable", reason, needsPerson: needsPerson(error) };
+      }
       throw error;
     }
     if (this.config.dryRun) return { type: "RestartDone", report };
-    const level = report.failed.length > 0 ? "error" : "info";
-    log[level](
-      "Version {version} applied: {restarted} restarted, {failed} failed, {skipped} skipped in {ms} ms",
-      {
-        version: quoteVersion(cycle.version.label),
-        restarted: report.restarted.length,
-        failed: report.failed.length,
-        skipped: report.skipped.length,
-        ms: Math.round(performance.now() - started),
-      },
-    );
+    logSummary(cycle.version, report, Math.round(performance.now() - started));
     return { type: "RestartDone", report };
   }
 }

@@ -7,7 +7,6 @@
 import { getLogger } from "@logtape/logtape";
 import { checkPositive } from "../check.ts";
 import { formatDuration } from "../delay.ts";
-import { quoteVersion } from "../log.ts";
 import {
   FleetIdentityError,
   type FleetOptions,
@@ -103,7 +102,7 @@ export function lostSlotDetail(detail: string): string {
 export function logLostSlot(version: FleetVersion): void {
   getLogger(["releasemon", "fleet"]).error(
     "Lost the fleet slot for version {version}: its lease expired before a renewal reached the fleet; another host may be restarting now",
-    { version: quoteVersion(version.label) },
+    { version: version.label },
   );
 }
 

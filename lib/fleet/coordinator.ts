@@ -7,8 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { type Clock, sleep } from "../clock.ts";
-import { backoffMs, formatDuration } from "../delay.ts";
-import { quoteVersion } from "../log.ts";
+import { backoffMs } from "../delay.ts";
 import { type Fleet, FleetUnavailableError, type FleetVersion, type HostOutcome } from "./fleet.ts";
 
 const log = getLogger(["releasemon", "fleet"]);
@@ -35,19 +34,19 @@ export class FleetCoordinator {
   async gate(version: FleetVersion, signal: AbortSignal): Promise<GateDecision> {
     const started = this.clock.now();
     log.info("Waiting for a fleet slot for version {version}", {
-      version: quoteVersion(version.label),
+      version: version.label,
     });
     for (let attempt = 0;; attempt++) {
       try {
         const decision = await this.fleet.acquire(version, signal);
         if (decision.kind === "halted") {
           log.error("FLEET ROLLOUT HALTED for version {version}: {reason}; skipping it here", {
-            version: quoteVersion(version.label),
+            version: version.label,
             reason: decision.reason,
           });
         } else {
           log.info("Fleet slot granted for version {version}{canary}", {
-            version: quoteVersion(version.label),
+            version: version.label,
             canary: decision.canary ? " (canary)" : "",
           });
         }
@@ -58,10 +57,10 @@ export class FleetCoordinator {
         const waitedMs = this.clock.now() - started;
         if (this.policy.onError === "proceed" && waitedMs >= this.policy.timeoutMs) {
           log.warning(
-            "Fleet unreachable for {waited}: restarting for version {version} WITHOUT coordination (--fleet-on-error proceed): {error}",
+            "Fleet unreachable for {waitedMs}: restarting for version {version} WITHOUT coordination (--fleet-on-error proceed): {error}",
             {
-              waited: formatDuration(waitedMs),
-              version: quoteVersion(version.label),
+              waitedMs,
+              version: version.label,
               error: error.message,
             },
           );
@@ -73,10 +72,10 @@ export class FleetCoordinator {
         if (attempt < 3 || attempt % 10 === 0) {
           // A refused password never fixes itself: an error for a person, still retried.
           const level = error.authRefused ? "error" : "warning";
-          log[level]("Cannot use the fleet: {error}; version {version} kept, retry in {delay}", {
+          log[level]("Cannot use the fleet: {error}; version {version} kept, retry in {delayMs}", {
             error: error.message,
-            version: quoteVersion(version.label),
-            delay: formatDuration(delayMs),
+            version: version.label,
+            delayMs,
           });
         }
         await sleep(this.clock, delayMs, signal);
@@ -93,7 +92,7 @@ export class FleetCoordinator {
     );
     if (!done || outcome.ok) return;
     log.error("Version {version} marked failed for the fleet: {detail}", {
-      version: quoteVersion(version.label),
+      version: version.label,
       detail: outcome.detail,
     });
   }
@@ -108,7 +107,7 @@ export class FleetCoordinator {
     }
     log.warning(
       "Released the fleet slot for version {version}: this host cannot restart now; it queues again to retry",
-      { version: quoteVersion(version.label) },
+      { version: version.label },
     );
   }
 
@@ -125,17 +124,17 @@ export class FleetCoordinator {
       } catch (error) {
         if (!(error instanceof FleetUnavailableError)) throw error;
         const delayMs = backoffMs(attempt, { initialMs: 500, maxMs: 10_000 });
-        log.warning("Cannot {action} the fleet: {error}; retry in {delay}", {
+        log.warning("Cannot {action} the fleet: {error}; retry in {delayMs}", {
           action,
           error: error.message,
-          delay: formatDuration(delayMs),
+          delayMs,
         });
         await sleep(this.clock, delayMs);
       }
     }
     log.error(
       "Gave up trying to {action} the fleet for version {version}; its slot frees itself when the lease expires",
-      { action, version: quoteVersion(version.label) },
+      { action, version: version.label },
     );
     return false;
   }

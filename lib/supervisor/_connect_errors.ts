@@ -24,6 +24,16 @@ export function classifyConnectError(error: unknown, endpoint: ServerEndpoint): 
       ? `--allow-read=${target}, --allow-write=${target} and --allow-net=unix:${target} ` +
         "(Deno 2.9.6 needs all three for a unix socket)"
       : `--allow-net=${target}`;
+    if (endpoint.kind === "unix" && !_exists(endpoint.path)) {
+      // Most likely a typo in -s: say that first; the permission comes second.
+      return new UsageError(
+        `${connect}: no such socket ${JSON.stringify(target)}; check the URL against the file= ` +
+          "of supervisord's [unix_http_server] section; note that this releasemon may connect " +
+          "only to the sockets it was built for (deno task compile --socket PATH, or " +
+          `deno task install --socket PATH; with deno run: ${flags})`,
+        { cause: error },
+      );
+    }
     return new UsageError(
       `${connect}: releasemon lacks the Deno permission for ${JSON.stringify(target)}; ` +
         `run it with ${flags}; retrying cannot fix this`,
@@ -98,6 +108,17 @@ function _reasonMessage(reason: UnavailableReason, endpoint: ServerEndpoint, err
     default:
       return `Cannot connect to ${at}: host unreachable (${detail}); check the host name in ` +
         "the URL and the network";
+  }
+}
+
+/** Whether `path` exists (lstat needs only --allow-read, which releasemon has). */
+function _exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (error) {
+    // Unknown (no read permission...): assume it exists, and give the permission advice.
+    return !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory);
   }
 }
 

@@ -148,7 +148,7 @@ export class HttpTransport implements Transport {
       const head = await reader.readHead();
       this.#checkStatus(head);
       const text = await reader.readBody(head);
-      logger.debug("{url} answered {status} with {responseChars} characters in {elapsedMs} ms", {
+      logger.debug("{url} answered {status} with {responseChars} characters in {elapsedMs}", {
         url: this.url,
         status: head.status,
         responseChars: text.length,
@@ -167,7 +167,7 @@ export class HttpTransport implements Transport {
         : controller.signal.aborted
         ? controller.signal.reason
         : classifyConnectError(error, this.#endpoint);
-      logger.debug("POST /RPC2 to {url} failed after {elapsedMs} ms: {error}", {
+      logger.debug("POST /RPC2 to {url} failed after {elapsedMs}: {error}", {
         url: this.url,
         elapsedMs: Date.now() - started,
         error: failure instanceof Error ? failure.message : String(failure),

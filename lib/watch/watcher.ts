@@ -140,7 +140,10 @@ export class VersionWatcher implements AsyncDisposable {
     await this.#syncChain();
     const baseline = await this.#read(false);
     const { watchCount } = this;
-    log.info("Watching {path} with {watchCount} watches", { path: this.#path, watchCount });
+    log.info(`Watching {path} with {watchCount} ${watchCount === 1 ? "watch" : "watches"}`, {
+      path: this.#path,
+      watchCount,
+    });
     this.#scheduleRecheck();
     return baseline;
   }
@@ -169,6 +172,10 @@ export class VersionWatcher implements AsyncDisposable {
       this.#chain = chain;
       if (this.#pollMs === 0) await this.#dirs.arm(chain);
       // Then resolve again: a change between the lookups and the arming would go unseen.
+    }
+    // A directory that could not be watched (permissions) is tried again at every check.
+    if (!changed && this.#pollMs === 0 && this.#dirs.blindCount > 0 && this.#chain !== null) {
+      await this.#dirs.arm(this.#chain);
     }
     return changed;
   }

@@ -100,6 +100,10 @@ Deno.test("--update-config applies changed, added and removed definitions exactl
     await deploy.atomic(versionFile, "v4\n");
     const log = await waitForLog(sv, /Nothing restarted for version "v4": supervisord cannot read/);
     assert.match(log, /CANT_REREAD|does not specify a command/);
+    await waitForLog(
+      sv,
+      /ERROR \[\w+\] Version "v4" failed: supervisord cannot read its new configuration/,
+    );
     const env = await postEnv(sv, "v4");
     assert.match(env, /^RELEASEMON_OUTCOME=failed$/m);
     assert.match(env, /^RELEASEMON_REASON=supervisord cannot read its new configuration: /m);
@@ -127,7 +131,18 @@ Deno.test("--update-config applies changed, added and removed definitions exactl
       /releasemon's own definition \(group releasemon\) changed; restart releasemon to apply it/,
     );
     assert.equal((await pids(sv))["releasemon:releasemon"], before["releasemon:releasemon"]);
-    assert.equal(matchingLines(await readLog(sv), /applied:/).length, 5);
+    // Five versions, one summary each: v4 (CANT_REREAD) failed, never "applied".
+    const summaries = matchingLines(await readLog(sv), /\[run\] Version "v\d" \w+: /);
+    assert.deepEqual(
+      summaries.map((line) => line.match(/Version "(v\d)" (\w+):/)!.slice(1).join(" ")),
+      [
+        "v2 applied",
+        "v3 applied",
+        "v4 failed",
+        "v5 applied",
+        "v6 applied",
+      ],
+    );
   });
 });
 

@@ -7,7 +7,7 @@
  * the contract: tests/integration/fleet_contract_redis_test.ts. Leases are short (1.5 s).
  */
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { reset } from "@logtape/logtape";
 import {
   FleetIdentityError,
   FleetUnavailableError,

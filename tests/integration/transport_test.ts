@@ -467,18 +467,45 @@ Deno.test({
   name: "post() throws UsageError when Deno's permissions do not cover the socket",
   permissions: { read: true, write: true, net: ["127.0.0.1:1"] },
   async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "rm-x" });
+    try {
+      const socket = `${dir}/s.sock`;
+      await Deno.writeTextFile(socket, ""); // it exists: only the permission is missing
+      const error = await rejection(
+        new HttpTransport(parseServerUrl(`unix://${socket}`)).post(XML),
+      );
+      assert.ok(error instanceof UsageError, String(error));
+      assert.equal(
+        error.message,
+        `Cannot connect to supervisord at "unix://${socket}": releasemon lacks the Deno ` +
+          `permission for "${socket}"; run it with --allow-read=${socket}, ` +
+          `--allow-write=${socket} and --allow-net=unix:${socket} (Deno 2.9.6 ` +
+          "needs all three for a unix socket); retrying cannot fix this",
+      );
+      assert.ok(error.cause instanceof Deno.errors.NotCapable);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "post() says no such socket, before the permission, for a socket path that does not exist",
+  permissions: { read: true, write: true, net: ["127.0.0.1:1"] },
+  async fn() {
     const error = await rejection(
       new HttpTransport(parseServerUrl("unix:///tmp/rm-x/s.sock")).post(XML),
     );
     assert.ok(error instanceof UsageError, String(error));
     assert.equal(
       error.message,
-      'Cannot connect to supervisord at "unix:///tmp/rm-x/s.sock": releasemon lacks the Deno ' +
-        'permission for "/tmp/rm-x/s.sock"; run it with --allow-read=/tmp/rm-x/s.sock, ' +
-        "--allow-write=/tmp/rm-x/s.sock and --allow-net=unix:/tmp/rm-x/s.sock (Deno 2.9.6 " +
-        "needs all three for a unix socket); retrying cannot fix this",
+      'Cannot connect to supervisord at "unix:///tmp/rm-x/s.sock": no such socket ' +
+        '"/tmp/rm-x/s.sock"; check the URL against the file= of supervisord\'s ' +
+        "[unix_http_server] section; note that this releasemon may connect only to the sockets " +
+        "it was built for (deno task compile --socket PATH, or deno task install --socket PATH; " +
+        "with deno run: --allow-read=/tmp/rm-x/s.sock, --allow-write=/tmp/rm-x/s.sock and " +
+        "--allow-net=unix:/tmp/rm-x/s.sock (Deno 2.9.6 needs all three for a unix socket))",
     );
-    assert.ok(error.cause instanceof Deno.errors.NotCapable);
   },
 });
 

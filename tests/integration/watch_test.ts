@@ -601,3 +601,24 @@ Deno.test("VersionWatcher reads 20 in-place writes 10 ms apart at most twice, la
     assert.ok(events.seen.length <= 2, `seen ${events.seen.join(", ")}`);
     assert.equal(events.seen.at(-1), "b20");
   }));
+
+Deno.test("VersionWatcher tries a denied watch again at each re-check, and watches once allowed", () => {
+  let allowed = false;
+  const deniedFirst = (dir: string) => {
+    if (!allowed) throw new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+    return Deno.watchFs(dir, { recursive: false });
+  };
+  return scene("VERSION", plainFile, async ({ dir, watcher, events }) => {
+    assert.equal(watcher.watchCount, 0);
+    allowed = true;
+    const deadline = Date.now() + 10_000;
+    while (watcher.watchCount === 0) {
+      if (Date.now() > deadline) throw new Error("Timed out waiting for the watch to be armed");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(watcher.watchCount, 1);
+    // Events now arrive through the watch.
+    await write(`${dir}/VERSION`, "v2\n");
+    await events.untilSeen("v2");
+  }, { recheckMs: 200, watchFs: deniedFirst });
+});

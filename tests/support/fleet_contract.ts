@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { renderMessage } from "../../lib/log.ts";
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
@@ -661,5 +662,5 @@ export async function captureFleetLog(): Promise<LogRecord[]> {
 
 /** The rendered message of a record (values are interpolated bare). */
 export function text(record: LogRecord): string {
-  return record.message.map(String).join("");
+  return renderMessage(record);
 }

@@ -38,7 +38,7 @@ Deno.test("setupLogging() writes text lines with time, level, category, message 
   await capture({}, (lines) => {
     const logger = getLogger(["releasemon", "watch"]);
     logger.info("Version {version} seen", {
-      version: quoteVersion("v42"),
+      version: "v42",
       path: "/app/.version",
       delayMs: 5000,
       programs: ["web", "workers:w1"],
@@ -47,8 +47,8 @@ Deno.test("setupLogging() writes text lines with time, level, category, message 
     getLogger(["releasemon", "hook"]).warn("slow");
     getLogger(["releasemon"]).error("stopped");
     assert.deepEqual(lines.map(untimed), [
-      'INFO  [watch] Version "v42" seen path=/app/.version delayMs=5000 ' +
-      'programs=["web","workers:w1"] note="two words"',
+      'INFO  [watch] Version "v42" seen path=/app/.version delay="5 seconds" ' +
+      'programs="web workers:w1" note="two words"',
       "WARN  [hook] slow",
       "ERROR [releasemon] stopped",
     ]);
@@ -124,6 +124,36 @@ Deno.test("setupLogging() writes one JSON object per line in json format", async
     });
     assert.ok(lines[0]!.includes("a\\u0085b\\u2028c"), "separators escaped in the raw line");
   });
+});
+
+Deno.test("setupLogging() keeps raw values in JSON properties and shows them for people in messages", async () => {
+  for (const format of ["text", "json"] as const) {
+    await capture({ format }, (lines) => {
+      getLogger(["releasemon", "machine"]).info(
+        "New version {version} (was {previous}); restarting in {delayMs}: {programs}",
+        { version: "v3", previous: null, delayMs: 3000, programs: ["web", "workers:w1"], n: 2 },
+      );
+      if (format === "text") {
+        assert.equal(
+          untimed(lines[0]),
+          'INFO  [machine] New version "v3" (was none); restarting in 3 seconds: web workers:w1 n=2',
+        );
+        return;
+      }
+      const entry = JSON.parse(lines[0]!);
+      assert.equal(
+        entry.message,
+        'New version "v3" (was none); restarting in 3 seconds: web workers:w1',
+      );
+      assert.deepEqual(entry.properties, {
+        version: "v3",
+        previous: null,
+        delayMs: 3000,
+        programs: ["web", "workers:w1"],
+        n: 2,
+      });
+    });
+  }
 });
 
 Deno.test("setupLogging() redacts secrets from the finished line in both formats", async () => {

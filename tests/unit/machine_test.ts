@@ -219,6 +219,18 @@ Deno.test("transition() logs the retry loudly only at first, then every 10th att
   assert.deepEqual(logged, [1, 2, 3, 10, 20]);
 });
 
+Deno.test("transition() logs a retry only a person can cure (socket refused) as an ERROR", () => {
+  const state = drive(initialState(A), [
+    { type: "VersionSeen", version: B },
+    { type: "TimerFired", timerId: 1 },
+  ]).state;
+  const levels = (needsPerson: boolean) =>
+    transition(state, { type: "RestartUnavailable", reason: "x", needsPerson }, context())
+      .commands.flatMap((c) => c.type === "Log" ? [c.level] : []);
+  assert.deepEqual(levels(true), ["error"]);
+  assert.deepEqual(levels(false), ["warning"]);
+});
+
 Deno.test("transition() ignores events a phase does not handle", () => {
   const idle = initialState(A);
   for (
@@ -254,6 +266,13 @@ Deno.test("outcomeOf() names the outcome from the report", () => {
     outcomeOf(report({ halted: true, failed: [{ namespec: "x", reason: "y" }] })),
     "failed",
   );
+});
+
+Deno.test("outcomeOf() is never success when a requested name matched nothing or a stop cut the restart short", () => {
+  assert.equal(outcomeOf(report({ unknown: ["nosuch"] })), "partial");
+  assert.equal(outcomeOf(report({ restarted: [], unknown: ["nosuch"] })), "failed");
+  assert.equal(outcomeOf(report({ untouched: ["g:b"] })), "partial");
+  assert.equal(outcomeOf(report({ restarted: [], untouched: ["g:a"] })), "failed");
 });
 
 Deno.test("transition() catches up only the stale programs, after the delay", () => {
@@ -627,4 +646,29 @@ Deno.test("transition() aborts the cycle when the fleet wait itself fails", () =
   assert.equal(done.reason, "waiting for a fleet slot failed: TypeError: x is undefined");
   assert.equal(done.cycle.fleet, undefined); // no slot, nothing reported to the fleet
   assert.equal(state.phase, "idle");
+});
+
+Deno.test("transition() judges the first version after a start with no baseline by catch-up", () => {
+  const found = transition(initialState(null), { type: "BaselineFound", version: A }, context());
+  assert.equal(found.state.phase, "idle");
+  assert.equal(found.state.applied, A);
+  assert.deepEqual(found.commands.filter((c) => c.type !== "Log"), [
+    { type: "CatchUp", version: A },
+  ]);
+  // Catch-up then restarts only the stale targets, as for a baseline read at start.
+  const { commands } = drive(found.state, [
+    { type: "CatchUpNeeded", version: A, namespecs: ["g:a"] },
+    { type: "TimerFired", timerId: 1 },
+  ]);
+  assert.deepEqual(commands.filter((c) => c.type === "Restart").map((c) => c.cycle.only), [
+    ["g:a"],
+  ]);
+});
+
+Deno.test("transition() treats BaselineFound as a new version once a cycle ran", () => {
+  const busy = drive(initialState(null), [{ type: "VersionSeen", version: A }]).state;
+  const next = transition(busy, { type: "BaselineFound", version: B }, context());
+  assert.equal(next.state.latest, B);
+  assert.equal(next.state.applied, null);
+  assert.ok(!next.commands.some((c) => c.type === "CatchUp"));
 });

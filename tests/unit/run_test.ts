@@ -3,6 +3,7 @@
  * supervisor, an in-memory fleet and a fake clock. What it observes is what an operator would:
  * programs restarted (new pids), fleet records, and the loop's own phase changes (debug log).
  */
+import { renderMessage } from "../../lib/log.ts";
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import type { Config } from "../../lib/config.ts";
@@ -102,7 +103,7 @@ async function withLog(fn: (records: LogRecord[]) => Promise<void>): Promise<voi
 }
 
 /** The rendered message of a record. */
-const text = (record: LogRecord) => record.message.map(String).join("");
+const text = (record: LogRecord) => renderMessage(record);
 const logged = (records: LogRecord[], pattern: RegExp) =>
   records.some((r) => pattern.test(text(r)));
 
@@ -163,8 +164,8 @@ Deno.test("run() aborts the cycle when the pre-restart step throws; the next ver
       await until(() => count(phases(records), "pre-restart → idle") === 1, "B's cycle to end");
       host.watcher.see(C);
       await until(() => count(phases(records), "pre-restart → idle") === 2, "C's cycle to end");
-      assert.ok(logged(records, /Restart for version .B. aborted: pre-restart step failed: /));
-      assert.ok(logged(records, /Restart for version .C. aborted: pre-restart step failed: /));
+      assert.ok(logged(records, /Version .B. aborted: pre-restart step failed: /));
+      assert.ok(logged(records, /Version .C. aborted: pre-restart step failed: /));
       assert.equal(pidOf(host.supervisor), pidA); // programs left untouched
     } finally {
       await host.stop();
