@@ -119,8 +119,9 @@ function _formatText(record: LogRecord): string {
   const inMessage = _placeholders(record.rawMessage);
   let line = `${time} ${level} [${category.join(".") || "releasemon"}] ${renderMessage(record)}`;
   for (const [key, value] of Object.entries(record.properties)) {
-    if (inMessage.has(key)) continue;
     const duration = _isDuration(key, value);
+    // Shown already: in the message, or as its human twin (`{after}` for `afterMs`).
+    if (inMessage.has(key) || (duration && inMessage.has(key.slice(0, -2)))) continue;
     const shown = LABEL_KEYS.has(key)
       ? _shown(key, value)
       : duration || Array.isArray(value)

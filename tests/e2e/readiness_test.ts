@@ -216,7 +216,7 @@ Deno.test("--ready-url polls a program's HTTP endpoint until a 2xx", async (t) =
     await deploy.atomic(`${sv.dir}/v1/VERSION`, "v3\n");
     const log = await waitForLog(
       sv,
-      /Version "v3" applied: 0 restarted, 2 failed/,
+      /Version "v3" failed: 0 restarted, 2 failed/,
       60_000,
       "url.log",
     );

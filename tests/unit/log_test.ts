@@ -55,6 +55,17 @@ Deno.test("setupLogging() writes text lines with time, level, category, message 
   });
 });
 
+Deno.test("setupLogging() leaves a duration out of the text tail when the message shows it", async () => {
+  await capture({}, (lines) => {
+    getLogger(["releasemon", "ready"]).info("Ready {namespec} after {after}", {
+      namespec: "web:a",
+      after: "0.2 s",
+      afterMs: 215,
+    });
+    assert.deepEqual(lines.map(untimed), ["INFO  [ready] Ready web:a after 0.2 s"]);
+  });
+});
+
 Deno.test("setupLogging() keeps each record on one line and escapes control characters", async () => {
   await capture({}, (lines) => {
     const logger = getLogger(["releasemon", "hook"]);
