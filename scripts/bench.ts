@@ -8,7 +8,7 @@
  * alongside 1–3). Each benchmark starts its own supervisord in `/tmp/rmbench-*` and always tears
  * it down; at the end the run checks that no such process or directory is left.
  *
- * A full run takes under 10 minutes, `--quick` under one (fewer writes, N up to 50, 10 s idle,
+ * A full run takes under 10 minutes, `--quick` under one (fewer writes, N up to 40, 10 s idle,
  * 100 restarts; the fleet rollout only with `--only fleet`). For investigating: `--only detection,overhead,fanout,footprint` runs a subset,
  * `--sizes 200` runs the fan-out at those N only.
  *

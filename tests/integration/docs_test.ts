@@ -24,6 +24,7 @@ const NOT_RELEASEMON = new Set([
   "--allow-sys",
   "--v8-flags",
   "--optimize-for-size",
+  "--lite-mode",
   "--socket",
   "--net",
   "--target",
