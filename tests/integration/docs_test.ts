@@ -9,7 +9,7 @@ import { permissionFlags } from "../../scripts/permissions.ts";
 const ROOT = new URL("../../", import.meta.url);
 
 /**
- * Flags of other tools the docs quote (deno, `deno task compile`/`install`, rsync, artisan), and
+ * Flags of other tools the docs quote (deno, V8, `deno task compile`/`install`/`bench`, rsync, artisan), and
  * the refused -p.
  */
 const NOT_RELEASEMON = new Set([
@@ -25,6 +25,12 @@ const NOT_RELEASEMON = new Set([
   "--v8-flags",
   "--optimize-for-size",
   "--lite-mode",
+  "--jitless",
+  "--single-threaded",
+  "--max-semi-space-size",
+  "--quick",
+  "--only",
+  "--sizes",
   "--socket",
   "--net",
   "--target",
