@@ -87,7 +87,28 @@ async function runBenchmarks(options: BenchOptions, only: string[]): Promise<Sec
   };
   if (only.includes("footprint")) sections.push(await timed(() => benchFootprint(options, others)));
   else await others();
-  if (only.includes("fleet")) sections.push(await timed(() => fleetSection(options)));
+  if (only.includes("fleet")) {
+    // The fleet rollout starts 20 supervisords; on a loaded machine one may not come up in time.
+    // Keep the figures of 1–4 then: report the failure as the fleet section's note.
+    sections.push(
+      await timed(() =>
+        fleetSection(options).catch((error): Section => {
+          if (options.signal.aborted) throw error;
+          const why = error instanceof Error ? error.message : String(error);
+          options.progress(`  fleet: failed: ${why}`);
+          return {
+            id: "fleet",
+            title: "5. Fleet rollout (Redis)",
+            method: [],
+            tables: [],
+            goals: [],
+            notes: [`The fleet rollout did not run to its end: ${why}`],
+            data: { error: why },
+          };
+        })
+      ),
+    );
+  }
   return sections;
 }
 
