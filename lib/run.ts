@@ -245,6 +245,7 @@ class Loop {
       case "CycleDone": {
         const reported = this.#fleet?.cycleDone(command);
         if (reported) this.#background(reported);
+        collectGarbageSoon();
         return;
       }
     }
@@ -316,4 +317,15 @@ class Loop {
 /** A step's exception ends the cycle in the step's phase (lib/machine.ts). */
 function failed(step: Step): (reason: string) => MachineEvent {
   return (reason) => ({ type: "StepFailed", step, reason });
+}
+
+/**
+ * After a cycle, a full garbage collection (when V8 exposes `gc`, which the binary's
+ * `--expose-gc` flag does): otherwise the cycle's garbage stays in V8's old generation until its
+ * allocation limit, and RSS grows with every restart (issue 16; docs/performance.md). Off the
+ * restart's path: a macrotask later, a few ms for this small heap.
+ */
+function collectGarbageSoon(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) setTimeout(gc, 0);
 }

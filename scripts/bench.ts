@@ -8,7 +8,7 @@
  * alongside 1–3), 5. fleet, 6. readiness gating (`--rolling --ready-check`: ready → next stop). Each benchmark starts its own supervisord in `/tmp/rmbench-*` and always tears
  * it down; at the end the run checks that no such process or directory is left.
  *
- * A full run takes under 10 minutes, `--quick` under one (fewer writes, N up to 50, 10 s idle,
+ * A full run takes under 10 minutes, `--quick` under one (fewer writes, N up to 40, 10 s idle,
  * 100 restarts; the fleet rollout only with `--only fleet`). For investigating: `--only detection,overhead,fanout,footprint` runs a subset,
  * `--sizes 200` runs the fan-out at those N only.
  *
@@ -91,7 +91,28 @@ async function runBenchmarks(options: BenchOptions, only: string[]): Promise<Sec
   };
   if (only.includes("footprint")) sections.push(await timed(() => benchFootprint(options, others)));
   else await others();
-  if (only.includes("fleet")) sections.push(await timed(() => fleetSection(options)));
+  if (only.includes("fleet")) {
+    // The fleet rollout starts 20 supervisords; on a loaded machine one may not come up in time.
+    // Keep the figures of 1–4 then: report the failure as the fleet section's note.
+    sections.push(
+      await timed(() =>
+        fleetSection(options).catch((error): Section => {
+          if (options.signal.aborted) throw error;
+          const why = error instanceof Error ? error.message : String(error);
+          options.progress(`  fleet: failed: ${why}`);
+          return {
+            id: "fleet",
+            title: "5. Fleet rollout (Redis)",
+            method: [],
+            tables: [],
+            goals: [],
+            notes: [`The fleet rollout did not run to its end: ${why}`],
+            data: { error: why },
+          };
+        })
+      ),
+    );
+  }
   return sections;
 }
 

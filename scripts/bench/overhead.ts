@@ -1,7 +1,9 @@
 /**
  * Restart overhead: version lands → the target's new pid RUNNING, against the floor, a direct
  * `stopProcess` + `startProcess` (wait=true) of the same program by the bench itself on the same
- * supervisord. Runs alternate (R D, D R, R D, …) so machine noise hits both alike.
+ * supervisord. Runs alternate (R D, D R, R D, …) so machine noise hits both alike. Once per
+ * deploy style (in-place write, write-then-rename, symlink swap, delete + recreate), each on a
+ * supervisord and releasemon of its own.
  *
  * @module
  */
@@ -31,13 +33,74 @@ const REST_MS = 300;
 /** One round; every other round runs in reverse. */
 const ORDER = ["releasemon", "direct"] as const;
 
+/** How a deploy puts the new version in place. */
+export type DeployStyle = "in-place" | "rename" | "symlink" | "recreate";
+export const DEPLOY_STYLES: readonly DeployStyle[] = ["in-place", "rename", "symlink", "recreate"];
+const STYLE_NAMES: Record<DeployStyle, string> = {
+  "in-place": "in-place write (`printf v2 > VERSION`)",
+  rename: "write-then-rename",
+  symlink: "symlink swap (`current` → `releases/vN`, renamed over)",
+  recreate: "delete + recreate",
+};
+
+/** The watched path for `style`: symlink swaps watch `current/VERSION`. */
+function watchedPath(sv: { dir: string }, style: DeployStyle): string {
+  return style === "symlink" ? `${sv.dir}/current/VERSION` : versionPath(sv);
+}
+
+/** Lands `content` the way `style` does; returns CLOCK_REALTIME just before the landing step. */
+async function deploy(
+  sv: { dir: string },
+  style: DeployStyle,
+  content: string,
+  version: number,
+  clock: RealtimeClock,
+): Promise<number> {
+  const path = versionPath(sv);
+  if (style === "rename") return await deployVersion(path, content, clock);
+  if (style === "symlink") {
+    const release = `releases/v${version}`;
+    await Deno.mkdir(`${sv.dir}/${release}`, { recursive: true });
+    await Deno.writeTextFile(`${sv.dir}/${release}/VERSION`, content);
+    await Deno.symlink(release, `${sv.dir}/current.tmp`);
+    clock.calibrate();
+    const at = clock.now();
+    await Deno.rename(`${sv.dir}/current.tmp`, `${sv.dir}/current`);
+    return at;
+  }
+  clock.calibrate();
+  const at = clock.now();
+  if (style === "recreate") await Deno.remove(path);
+  await Deno.writeTextFile(path, content);
+  return at;
+}
+
 export async function benchOverhead(options: BenchOptions): Promise<Section> {
-  const pairs = options.quick ? 6 : 30;
+  const results: StyleResult[] = [];
+  for (const style of DEPLOY_STYLES) results.push(await benchStyle(style, options));
+  return report(results);
+}
+
+interface StyleResult {
+  style: DeployStyle;
+  samples: Sample[];
+  direct: number[];
+  pollRoundTrips: number[];
+}
+
+async function benchStyle(style: DeployStyle, options: BenchOptions): Promise<StyleResult> {
+  const pairs = options.quick ? 4 : 20;
   const { signal } = options;
   const clock = new RealtimeClock();
   await using sv = await startBenchSupervisord(
-    { files: { [VERSION_FILE]: "v0\n" }, programs: [{ name: TARGET, command: "sleep 3600" }] },
-    (sv) => [releasemonFor(sv, [versionPath(sv), TARGET])],
+    {
+      files: { [VERSION_FILE]: "v0\n", "releases/v0/VERSION": "v0\n" },
+      programs: [{ name: TARGET, command: "sleep 3600" }],
+    },
+    (sv) => {
+      if (style === "symlink") Deno.symlinkSync("releases/v0", `${sv.dir}/current`);
+      return [releasemonFor(sv, [watchedPath(sv, style), TARGET])];
+    },
   );
   await waitUntilWatching(sv, signal);
   const client = sv.benchClient();
@@ -61,7 +124,7 @@ export async function benchOverhead(options: BenchOptions): Promise<Section> {
   const viaReleasemon = async (): Promise<Sample> => {
     const before = await client.getProcessInfo(namespec);
     version++;
-    const landedAt = await deployVersion(versionPath(sv), `v${version}\n`, clock);
+    const landedAt = await deploy(sv, style, `v${version}\n`, version, clock);
     // Tight poll: one getProcessInfo after another (each ~1 ms), ended by the first answer
     // showing a new pid RUNNING.
     const seenAt = await pollUntil(
@@ -97,12 +160,12 @@ export async function benchOverhead(options: BenchOptions): Promise<Section> {
       else direct.push(await viaDirect());
     }
     options.progress(
-      `  overhead ${i + 1}/${pairs}: releasemon ${fixed(releasemon.at(-1)!.totalMs)} ms, direct ${
-        fixed(direct.at(-1)!)
-      } ms`,
+      `  overhead ${style} ${i + 1}/${pairs}: releasemon ${
+        fixed(releasemon.at(-1)!.totalMs)
+      } ms, direct ${fixed(direct.at(-1)!)} ms`,
     );
   }
-  return report(releasemon, direct, pollRoundTrips);
+  return { style, samples: releasemon, direct, pollRoundTrips };
 }
 
 interface Sample {
@@ -119,72 +182,87 @@ function pairedDifferences(a: number[], b: number[]): number[] {
   return a.map((value, i) => value - b[i]!);
 }
 
-function report(samples: Sample[], direct: number[], pollRoundTrips: number[]): Section {
+function styleStats({ style, samples, direct, pollRoundTrips }: StyleResult) {
   const releasemon = samples.map((s) => s.totalMs);
   const r = stats(releasemon);
   const d = stats(direct);
-  const paired = stats(pairedDifferences(releasemon, direct));
-  const planned = stats(samples.map((s) => s.plannedMs));
-  const rollout = stats(samples.map((s) => s.rolloutMs));
-  const poll = stats(pollRoundTrips);
   // The pairs share their moment's machine load; their differences cancel drift between rounds.
-  const overheadMs = paired.median;
-  const medianDifferenceMs = r.median - d.median;
-  const row = (what: string, s: ReturnType<typeof stats>) => [
-    what,
-    String(s.n),
-    fixed(s.median),
-    fixed(s.p95),
-    fixed(s.min),
-    fixed(s.max),
-  ];
+  const paired = stats(pairedDifferences(releasemon, direct));
+  return {
+    style,
+    r,
+    d,
+    paired,
+    planned: stats(samples.map((s) => s.plannedMs)),
+    rollout: stats(samples.map((s) => s.rolloutMs)),
+    poll: stats(pollRoundTrips),
+    overheadMs: paired.median,
+    medianDifferenceMs: r.median - d.median,
+  };
+}
+
+function report(results: StyleResult[]): Section {
+  const all = results.map(styleStats);
+  const poll = stats(results.flatMap((x) => x.pollRoundTrips));
+  const cell = (s: ReturnType<typeof stats>) => `${fixed(s.median)} (${fixed(s.p95)})`;
   return {
     id: "overhead",
     title: "2. Restart overhead (version lands → new pid RUNNING, vs a direct restart)",
     method: [
-      `${r.n} rounds on one supervisord and one \`sleep 3600\` program (startsecs=0); each round ` +
+      `Per deploy style, ${all[0]?.r.n ?? 0} rounds on a supervisord of its own with one ` +
+      "`sleep 3600` program (startsecs=0) and releasemon at its defaults; each round " +
       "is a releasemon restart and a direct restart, in alternating order (R D, D R, …), each " +
-      `${REST_MS} ms after the previous start's program exec'd \`sleep\` (/proc/<pid>/comm). The overhead is the median of the ` +
-      "per-round differences (releasemon − direct): both runs of a round meet the same machine " +
-      "load, so slow drift cancels; the difference of the two medians is shown too.",
-      "releasemon: from just before the rename of the version file until the bench's own tight " +
-      "getProcessInfo poll (back to back, no sleep) first shows a new pid RUNNING; the next run " +
-      'waits for releasemon\'s "applied" line. Direct (the floor): the bench calls ' +
-      "stopProcess(wait=true) then startProcess(wait=true) and times both answers. With " +
-      "startsecs=0, supervisord makes the program RUNNING inside startProcess itself, so the " +
-      "direct figure is two round trips plus the stop and the fork, with no deferred wait.",
+      `${REST_MS} ms after the previous start's program exec'd \`sleep\` (/proc/<pid>/comm). ` +
+      "The overhead is the median of the per-round differences (releasemon − direct): both " +
+      "runs of a round meet the same machine load, so slow drift cancels; the difference of " +
+      "the two medians is shown too.",
+      "Deploy styles, each timed from just before its landing step: in-place (open with " +
+      "truncate, write, close: `printf v2 > VERSION`); write-then-rename (the rename); symlink " +
+      "swap (releasemon watches `current/VERSION`; the bench writes `releases/vN/VERSION`, " +
+      "makes a new symlink and renames it over `current`; the rename); delete + recreate " +
+      "(remove, then a new file written).",
+      "releasemon's run ends when the bench's own tight getProcessInfo poll (back to back, no " +
+      'sleep) first shows a new pid RUNNING; the next run waits for releasemon\'s "applied" ' +
+      "line. Direct (the floor): the bench calls stopProcess(wait=true) then " +
+      "startProcess(wait=true) and times both answers. With startsecs=0, supervisord makes " +
+      "the program RUNNING inside startProcess itself, so the direct figure is two round trips " +
+      "plus the stop and the fork, with no deferred wait.",
       `The bench's poll round trip (median ${fixed(poll.median, 2)} ms, p95 ${
         fixed(poll.p95, 2)
       } ms) bounds how late it sees the new pid. Split of releasemon's runs from its info log ` +
       '(ms): land → "Restarting" line (notice, settle, read, plan) and the rollout time its ' +
-      '"applied … in N ms" line reports (stop multicall, polls, start multicall, polls).',
+      '"applied … in N ms" line reports (stop, start, polls).',
     ],
     tables: [{
-      headers: ["run (ms)", "n", "median", "p95", "min", "max"],
-      rows: [
-        row("releasemon: land → new pid RUNNING", r),
-        row("direct: stopProcess + startProcess (wait=true)", d),
-        row("**overhead: releasemon − direct, paired by round**", paired),
-        ["median(releasemon) − median(direct)", "", fixed(medianDifferenceMs), "", "", ""],
-        row('split: land → releasemon "Restarting" line', planned),
-        row('split: releasemon\'s own rollout time ("applied … in N ms")', rollout),
+      headers: [
+        "deploy style",
+        "rounds",
+        "releasemon median (p95) ms",
+        "direct median (p95) ms",
+        "**overhead, paired median (p95) ms**",
+        "median(releasemon) − median(direct) ms",
+        'land → "Restarting" median ms',
+        "rollout (its log) median ms",
       ],
+      rows: all.map((x) => [
+        STYLE_NAMES[x.style],
+        String(x.r.n),
+        cell(x.r),
+        cell(x.d),
+        cell(x.paired),
+        fixed(x.medianDifferenceMs),
+        fixed(x.planned.median),
+        fixed(x.rollout.median),
+      ]),
     }],
-    goals: [{
-      name: "restart overhead",
+    goals: all.map((x) => ({
+      name: `restart overhead, ${x.style}`,
       target: "≤ 20 ms median",
-      measured: `${fixed(overheadMs)} ms (median of paired differences; difference of medians ${
-        fixed(medianDifferenceMs)
-      } ms)`,
-      pass: overheadMs <= 20,
-    }],
+      measured: `${fixed(x.overheadMs)} ms (median of paired differences; difference of ` +
+        `medians ${fixed(x.medianDifferenceMs)} ms)`,
+      pass: x.overheadMs <= 20,
+    })),
     notes: [],
-    data: {
-      samples,
-      direct,
-      stats: { releasemon: r, direct: d, paired, planned, rollout, poll },
-      overheadMs,
-      medianDifferenceMs,
-    },
+    data: { styles: results, stats: all, poll },
   };
 }

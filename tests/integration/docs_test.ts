@@ -9,7 +9,7 @@ import { permissionFlags } from "../../scripts/permissions.ts";
 const ROOT = new URL("../../", import.meta.url);
 
 /**
- * Flags of other tools the docs quote (deno, `deno task compile`/`install`, rsync, artisan), and
+ * Flags of other tools the docs quote (deno, V8, `deno task compile`/`install`/`bench`, rsync, artisan), and
  * the refused -p.
  */
 const NOT_RELEASEMON = new Set([
@@ -24,6 +24,18 @@ const NOT_RELEASEMON = new Set([
   "--allow-sys",
   "--v8-flags",
   "--optimize-for-size",
+  "--lite-mode",
+  "--jitless",
+  "--single-threaded",
+  "--max-semi-space-size",
+  "--memory-reducer-delay-ms",
+  "--initial-old-space-size",
+  "--expose-gc",
+  "--platform",
+  "--code-splitting",
+  "--quick",
+  "--only",
+  "--sizes",
   "--socket",
   "--net",
   "--target",
