@@ -1,8 +1,9 @@
 // rollOut() with readiness checks against a real supervisord: what a check is told, --update-config
 // checks the programs it re-created and added, a dry run only logs the checks, and an attempt that
 // outlives the time left is killed with its process group.
+import { withLog } from "../support/log_capture.ts";
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import type { LogRecord } from "@logtape/logtape";
 import { hookEnvironment } from "../../lib/hooks.ts";
 import type { ReadinessSettings } from "../../lib/readiness.ts";
 import { rollOut, type RolloutOptions } from "../../lib/rollout.ts";
@@ -35,23 +36,6 @@ const readiness = (check: string, timeoutMs = 10_000): ReadinessSettings => ({
 const program = (name: string, command: string) =>
   `[program:${name}]\ncommand=${command}\nstartsecs=0\nstopwaitsecs=5\n`;
 
-async function withLogs(fn: (records: LogRecord[]) => Promise<void>): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => records.push(record) },
-    loggers: [
-      { category: ["releasemon"], sinks: ["test"], lowestLevel: "debug" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
-  try {
-    await fn(records);
-  } finally {
-    await reset();
-  }
-}
-
 const text = (record: LogRecord) => record.message.map(String).join("");
 
 Deno.test("rollOut() checks re-created and added programs, and tells each check its program", async () => {
@@ -72,7 +56,7 @@ Deno.test("rollOut() checks re-created and added programs, and tells each check 
   Deno.env.set("SUPERVISOR_PASSWORD", "s3cret");
   let report;
   try {
-    await withLogs(async (records) => {
+    await withLog(async (records) => {
       report = await rollOut(
         client,
         options({ updateConfig: true, readiness: readiness(check) }),
@@ -109,7 +93,7 @@ Deno.test("rollOut() --dry-run logs the checks it would run and runs none", asyn
     return info.state === "RUNNING" ? info : undefined;
   });
   const marker = `${sv.dir}/ran`;
-  await withLogs(async (records) => {
+  await withLog(async (records) => {
     await rollOut(client, options({ dryRun: true, readiness: readiness(`touch ${marker}`) }));
     assert.deepEqual(
       records.map(text).filter((line) => line.includes("readiness")),

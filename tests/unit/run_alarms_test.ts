@@ -1,25 +1,8 @@
+import { withLog } from "../support/log_capture.ts";
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { alarmUnwatched, alarmWhile } from "../../lib/_run_alarms.ts";
 import { renderMessage } from "../../lib/log.ts";
 import { FakeClock } from "../support/fake_clock.ts";
-
-async function withLog(fn: (records: LogRecord[]) => Promise<void>): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => records.push(record) },
-    loggers: [
-      { category: ["releasemon"], sinks: ["test"], lowestLevel: "debug" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
-  try {
-    await fn(records);
-  } finally {
-    await reset();
-  }
-}
 
 Deno.test("alarmWhile() repeats the ERROR with the backoff (1-3, then every 10th) until it clears", async () => {
   await withLog(async (records) => {

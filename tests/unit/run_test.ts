@@ -3,9 +3,10 @@
  * supervisor, an in-memory fleet and a fake clock. What it observes is what an operator would:
  * programs restarted (new pids), fleet records, and the loop's own phase changes (debug log).
  */
+import { withLog } from "../support/log_capture.ts";
 import { renderMessage } from "../../lib/log.ts";
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import type { LogRecord } from "@logtape/logtape";
 import type { Config } from "../../lib/config.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { FleetCoordinator } from "../../lib/fleet/coordinator.ts";
@@ -82,24 +83,6 @@ async function startHost(
       await running;
     },
   };
-}
-
-/** Records of releasemon's log (debug and up) while `fn` runs. */
-async function withLog(fn: (records: LogRecord[]) => Promise<void>): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => records.push(record) },
-    loggers: [
-      { category: ["releasemon"], sinks: ["test"], lowestLevel: "debug" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
-  try {
-    await fn(records);
-  } finally {
-    await reset();
-  }
 }
 
 /** The rendered message of a record. */
