@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { Sha256 } from "./_sha256.ts";
 
 /** One version: identified by the hash of its content, shown by its label. */
 export interface Version {
@@ -82,7 +82,7 @@ export async function readVersionDetailed(
   }
   try {
     const identity = identityOf(await file.stat());
-    const hash = createHash("sha256");
+    const hash = new Sha256();
     const labelBytes = Math.max(4096, maxLabelChars * 8);
     const head = new Uint8Array(labelBytes);
     const buffer = new Uint8Array(CHUNK_BYTES);
@@ -98,7 +98,7 @@ export async function readVersionDetailed(
     if (size === 0) return { read: { kind: "empty" }, identity };
     const label = versionLabel(head.subarray(0, Math.min(size, labelBytes)), maxLabelChars);
     return {
-      read: { kind: "version", version: { hash: hash.digest("hex"), label, size } },
+      read: { kind: "version", version: { hash: hash.hex(), label, size } },
       identity,
     };
   } catch (error) {

@@ -496,8 +496,12 @@ Deno.test("readVersion() reports a permission problem as unreadable", async () =
     // root reads anything: read in a child that keeps root's uid (so it can use what root owns)
     // but loses the capabilities that bypass file modes. Everything the child touches is in
     // `dir`, a copy of the module included, so where the checkout sits does not matter.
-    const source = new URL("../../lib/watch/version_file.ts", import.meta.url);
-    await Deno.copyFile(source, `${dir}/version_file.ts`);
+    for (const module of ["version_file.ts", "_sha256.ts"]) {
+      await Deno.copyFile(
+        new URL(`../../lib/watch/${module}`, import.meta.url),
+        `${dir}/${module}`,
+      );
+    }
     const code = `const { readVersion } = await import("./version_file.ts");
       console.log(JSON.stringify(await readVersion(Deno.args[0])));`;
     await write(`${dir}/main.ts`, code);
