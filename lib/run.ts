@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+import { type Clock, soon, systemClock, type TimerHandle } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type HookSetting, readinessFor, runPostHook, runPreHook } from "./cycle_hooks.ts";
 import {
@@ -214,7 +214,7 @@ class Loop {
         if (command.delayMs === 0) {
           // No delay configured: go on at once (after this transition's other commands), not
           // through a timer round trip.
-          queueMicrotask(fire);
+          this.#timer = soon(fire);
           return;
         }
         this.#timer = this.#clock.setTimer(fire, command.delayMs);

@@ -3,9 +3,10 @@
  * and whether what was read is worth reporting (a pure reducer over (state, read)).
  *
  * A fixed settle window adds its whole length to every restart. Instead, a hint that says the
- * writer is done is read after only `quickSettleMs` of quiet: a rename onto the name or a symlink
- * swapped (what deploy tools do), and the close after an in-place write (inotify's
- * IN_CLOSE_WRITE, which Deno reports as `access`). Where nothing says the writer is done (a
+ * writer is done is read at once or nearly: the close after an in-place write (inotify's
+ * IN_CLOSE_WRITE, which Deno reports as `access`) at once, as nothing of that write is left to
+ * arrive; a rename onto the name or a symlink swapped (what deploy tools do) after
+ * `quickSettleMs`, which lets the rest of that rename's events arrive first. Where nothing says the writer is done (a
  * modify with no close yet: a writer that keeps the file open, a touch, polling), the read waits
  * `settleMs` of quiet, as does anything that went away. Once more than one write is seen (a burst:
  * a write that starts within `settleMs` of the previous one) every hint pushes the read to
@@ -24,19 +25,20 @@ import type { Version, VersionRead } from "./version_file.ts";
 
 /**
  * What a hint says about the write.
- * - `landed`: the writer is done: new content landed atomically (a rename onto the name, a symlink
- *   swapped), or an in-place write was closed.
+ * - `closed`: an in-place write was closed: the writer is done, and its last event has arrived.
+ * - `landed`: new content landed atomically (a rename onto the name, a symlink swapped): the
+ *   writer is done, and the rename's other events follow within a fraction of a ms.
  * - `writing`: being written in place (modify, create, touch, chmod) with no close yet.
  * - `removed`: something on the path went away (deleted, renamed away, a watched directory moved).
  */
-export type Hint = "landed" | "writing" | "removed";
+export type Hint = "closed" | "landed" | "writing" | "removed";
 
 /** The role of the name an event touched: the version file, a link or directory on its path, or a watched directory itself. */
 export type HintRole = "file" | "link" | "self";
 
 /** Settle timings, all in ms. */
 export interface SettleOptions {
-  /** Quiet time after a completed lone write. @default {2} */
+  /** Quiet time after a lone write landed by a rename or symlink swap. @default {2} */
   quickSettleMs: number;
   /** Quiet time after a bare modify, and after every hint of a burst. @default {200} */
   settleMs: number;
@@ -120,7 +122,7 @@ export function settleOnHint(
       phase: "settling",
       startedAt: now,
       lastHintAt: now,
-      landed: hint === "landed",
+      landed: hint === "landed" || hint === "closed",
       writing: hint === "writing",
       burst: continuing && hint !== "removed",
     };
@@ -128,8 +130,8 @@ export function settleOnHint(
     next = {
       ...state,
       lastHintAt: now,
-      landed: state.landed || hint === "landed",
-      writing: hint === "writing" || (state.writing && hint !== "landed"),
+      landed: state.landed || hint === "landed" || hint === "closed",
+      writing: hint === "writing" || (state.writing && hint !== "landed" && hint !== "closed"),
       // After a completed write, a new write starting or landing is a second write. A removal is
       // not: it is the clean-up of the same update (the old ConfigMap directory going away).
       burst: state.burst || (state.landed && hint !== "removed"),
@@ -138,7 +140,8 @@ export function settleOnHint(
   // Only removals so far: the replacement is probably on its way (delete + recreate, an editor's
   // save, a directory moved away), so give it settleMs before reporting the file missing.
   const quick = next.landed && !next.writing && !next.burst;
-  const quietMs = quick ? options.quickSettleMs : options.settleMs;
+  // A lone write just closed: read now (the watcher does so without a timer round trip).
+  const quietMs = !quick ? options.settleMs : hint === "closed" ? 0 : options.quickSettleMs;
   const deadlineAt = Math.min(now + quietMs, next.startedAt + options.maxSettleMs);
   return { ...next, deadlineAt };
 }
@@ -166,7 +169,7 @@ export function hintFor(kind: string, role: HintRole): Hint {
   // access: the close after an in-place write (IN_CLOSE_WRITE; reads report nothing). The writer
   // says it is done, as a rename does; should it write again at once (a shell loop, a slow copy
   // closing between chunks), that second write makes a burst, which waits for quiet.
-  if (kind === "access") return "landed";
+  if (kind === "access") return "closed";
   // create (an empty file, opened for writing), modify (written, truncated, touched, chmod-ed),
   // and anything unknown: the writer may not be done; wait for the writes to stop.
   return "writing";

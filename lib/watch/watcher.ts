@@ -17,7 +17,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import { type Clock, soon, systemClock, type TimerHandle } from "../clock.ts";
 import { formatDuration } from "../delay.ts";
 import { DirWatches } from "./_dir_watches.ts";
 import { absolutePath, lstatLookup, type PathChain, resolveChain } from "./path_chain.ts";
@@ -190,13 +190,16 @@ export class VersionWatcher implements AsyncDisposable {
 
   #armSettleTimer(delayMs: number): void {
     this.#settleTimer?.cancel();
-    this.#settleTimer = this.#clock.setTimer(() => {
+    const fire = () => {
       const now = this.#clock.now();
       const { state, read } = settleOnTimer(this.#settleState, now);
       this.#settleState = state;
       if (read) this.#enqueue("full");
       else if (state.phase === "settling") this.#armSettleTimer(state.deadlineAt - now);
-    }, delayMs);
+    };
+    // Due now (the writer closed the file, or a rename landed it): read once this event is
+    // handled, not a timer's 2 ms later. A later deadline re-arms with a real delay, never 0.
+    this.#settleTimer = delayMs <= 0 ? soon(fire) : this.#clock.setTimer(fire, delayMs);
   }
 
   /** Runs checks one at a time; requests made while one is waiting merge into it. */

@@ -195,7 +195,7 @@ Deno.test("eventHints() turns Deno events on chain names into hints, ignoring th
     eventHints(chain, "/app", { kind, paths }, lastRenamedTo);
   // in-place write: modify (more may come), then the close after writing (the writer is done)
   assert.deepEqual(hints("modify", ["/app/VERSION"]), ["writing"]);
-  assert.deepEqual(hints("access", ["/app/VERSION"]), ["landed"]);
+  assert.deepEqual(hints("access", ["/app/VERSION"]), ["closed"]);
   // write temp + rename over: remove [tmp], rename [VERSION], rename [tmp, VERSION] (an echo)
   assert.deepEqual(hints("remove", ["/app/.VERSION.tmp"]), []);
   assert.deepEqual(hints("rename", ["/app/VERSION"]), ["landed"]);

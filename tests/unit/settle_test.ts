@@ -54,7 +54,7 @@ class Driver implements Disposable {
   }
 }
 
-const IN_PLACE: Hint[] = ["writing", "landed"]; // modify, then the close after writing
+const IN_PLACE: Hint[] = ["writing", "closed"]; // modify, then the close after writing
 const RENAMED: Hint[] = ["landed"];
 
 Deno.test("settleOptions() has the documented defaults", () => {
@@ -83,13 +83,14 @@ Deno.test("settleOnHint() reads a lone renamed-in write after quickSettleMs", ()
   assert.deepEqual(driver.reads, [10]);
 });
 
-Deno.test("settleOnHint() reads a lone in-place write quickSettleMs after its close", () => {
+Deno.test("settleOnHint() reads a lone in-place write at its close, with no quiet time", () => {
   using driver = new Driver();
   driver.hint("writing");
   driver.clock.tick(1);
-  driver.hint("landed");
+  driver.hint("closed");
+  assert.equal(driver.state.phase === "settling" && driver.state.deadlineAt - START, 1);
   driver.clock.tick(1000);
-  assert.deepEqual(driver.reads, [11]);
+  assert.deepEqual(driver.reads, [1]);
 });
 
 Deno.test("settleOnHint() reads a burst of 10 writes 1 ms apart once, settleMs after the last", () => {
@@ -99,11 +100,12 @@ Deno.test("settleOnHint() reads a burst of 10 writes 1 ms apart once, settleMs a
   assert.deepEqual(driver.reads, [9 + 200]);
 });
 
-Deno.test("settleOnHint() reads a burst of in-place writes once, settleMs after the last", () => {
+Deno.test("settleOnHint() reads a burst of in-place writes at its first close and settleMs after the last", () => {
   using driver = new Driver();
   for (let i = 0; i < 10; i++) driver.write(IN_PLACE, 1);
   driver.clock.tick(1000);
-  assert.deepEqual(driver.reads, [9 + 200]);
+  // The first close says its write is done: read at once. The nine after it are a burst.
+  assert.deepEqual(driver.reads, [0, 9 + 200]);
 });
 
 Deno.test("settleOnHint() reads writes every 50 ms forever only every maxSettleMs", () => {
@@ -111,7 +113,7 @@ Deno.test("settleOnHint() reads writes every 50 ms forever only every maxSettleM
   for (let i = 0; i < 250; i++) driver.write(IN_PLACE, 50); // 12.5 s of writes
   // The first write looks lone and is read at once; the ones after it, arriving within settleMs
   // of the previous hint, are a burst that is never quiet: read when maxSettleMs runs out.
-  assert.deepEqual(driver.reads, [10, 50 + 5000, 5050 + 5000]);
+  assert.deepEqual(driver.reads, [0, 50 + 5000, 5050 + 5000]);
 });
 
 Deno.test("settleOnHint() waits settleMs of quiet after a bare modify", () => {
@@ -157,7 +159,7 @@ Deno.test("settleOnHint() reads 20 in-place writes 10 ms apart twice: the first,
   driver.clock.tick(1000);
   // The first write is read at once (nothing says more will come); the 19 after it are a burst,
   // read once when it has been quiet for settleMs after the last (at 190 ms).
-  assert.deepEqual(driver.reads, [10, 190 + 200]);
+  assert.deepEqual(driver.reads, [0, 190 + 200]);
 });
 
 Deno.test("settleOnHint() waits for quiet while a writer keeps the file open (no close)", () => {
@@ -171,8 +173,8 @@ Deno.test("settleOnHint() reads a truncate-then-write in one open at its close",
   using driver = new Driver();
   driver.write(["writing"], 0); // O_TRUNC
   driver.write(["writing"], 1); // the write
-  driver.write(["landed"], 1000); // the close
-  assert.deepEqual(driver.reads, [1 + 10]);
+  driver.write(["closed"], 1000); // the close
+  assert.deepEqual(driver.reads, [1]);
 });
 
 Deno.test("settleOnTimer() ignores a timer that fires before the deadline or while idle", () => {
@@ -187,7 +189,7 @@ Deno.test("settleOnTimer() ignores a timer that fires before the deadline or whi
 
 Deno.test("hintFor() maps Deno event kinds and roles to hints", () => {
   // The close after an in-place write: the writer is done, like a rename.
-  assert.equal(hintFor("access", "file"), "landed");
+  assert.equal(hintFor("access", "file"), "closed");
   assert.equal(hintFor("rename", "file"), "landed");
   assert.equal(hintFor("modify", "file"), "writing");
   assert.equal(hintFor("create", "file"), "writing");
