@@ -36,7 +36,11 @@ export interface ReadVersionOptions {
 /** A read plus the stat identity of what was read, for the watcher's cheap re-check. */
 export interface DetailedRead {
   read: VersionRead;
-  /** {@linkcode statIdentity} of the file that was read; null when it was missing. */
+  /**
+   * {@linkcode statIdentity} of the file, from the stat just before it was opened; null when it
+   * was missing. Should the file be replaced between the two, the identity is the older one and
+   * the next re-check reads again: one read more, never a change missed.
+   */
   identity: string | null;
 }
 
@@ -81,7 +85,7 @@ export async function readVersionDetailed(
     return failedRead(error);
   }
   try {
-    const identity = identityOf(await file.stat());
+    const identity = identityOf(info);
     const hash = new Sha256();
     const labelBytes = Math.max(4096, maxLabelChars * 8);
     const head = new Uint8Array(labelBytes);
@@ -94,6 +98,9 @@ export async function readVersionDetailed(
       if (size < labelBytes) head.set(chunk.subarray(0, labelBytes - size), size);
       hash.update(chunk);
       size += n;
+      // The whole file as stat counted it, in a short read: that was the end (a version file is
+      // a few bytes; each file-system call skipped is a fraction of a ms off every restart).
+      if (size === info.size && n < buffer.length) break;
     }
     if (size === 0) return { read: { kind: "empty" }, identity };
     const label = versionLabel(head.subarray(0, Math.min(size, labelBytes)), maxLabelChars);

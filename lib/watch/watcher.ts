@@ -97,6 +97,8 @@ export class VersionWatcher implements AsyncDisposable {
   #queue: Promise<void> = Promise.resolve();
   #queued: "none" | "cheap" | "full" = "none";
   #report: ReportState = REPORT_INITIAL;
+  /** A hint since the last chain sync may have changed the path's links or directories. */
+  #chainSuspect = false;
   /** Stat identity of the last read; undefined before the first. */
   #identity: string | null | undefined = undefined;
   #closed: Promise<void> | null = null;
@@ -182,6 +184,9 @@ export class VersionWatcher implements AsyncDisposable {
 
   #hint(hint: Hint): void {
     if (this.#phase !== "started") return;
+    // Only a write in place ("writing", "closed": the file's own modify and close) leaves every
+    // link and directory on the path as it was.
+    if (hint !== "writing" && hint !== "closed") this.#chainSuspect = true;
     const now = this.#clock.now();
     const next = settleOnHint(this.#settleState, hint, now, this.#settle);
     this.#settleState = next;
@@ -220,7 +225,13 @@ export class VersionWatcher implements AsyncDisposable {
 
   /** Re-resolves and re-arms; then re-reads when `full`, when the chain changed, or when the file's stat identity did. */
   async #check(full: boolean): Promise<void> {
-    const chainChanged = await this.#syncChain();
+    // After in-place writes to a file that existed at the last sync, the chain is as that sync
+    // left it (putting anything else at the file's name takes a removal or a rename first, which
+    // are suspect): skip its lookups, a few file-system calls off every restart. A file that was
+    // missing may have come back as a symlink, and re-checks always sync.
+    const sync = !full || this.#chainSuspect || (this.#chain?.target ?? null) === null;
+    this.#chainSuspect = false;
+    const chainChanged = sync && await this.#syncChain();
     if (!full && !chainChanged && await statIdentity(this.#path) === this.#identity) return;
     if (this.#phase === "started") await this.#read(true);
   }

@@ -1,7 +1,9 @@
 /**
  * Restart overhead: version lands → the target's new pid RUNNING, against the floor, a direct
  * `stopProcess` + `startProcess` (wait=true) of the same program by the bench itself on the same
- * supervisord. Runs alternate (R D, D R, R D, …) so machine noise hits both alike. Once per
+ * supervisord. Both end when the same observer, a tight getProcessInfo poll that runs during both,
+ * first shows the new pid RUNNING: the poll loads supervisord and answers a little late, alike
+ * for both. Runs alternate (R D, D R, R D, …) so machine noise hits both alike. Once per
  * deploy style (in-place write, write-then-rename, symlink swap, delete + recreate), each on a
  * supervisord and releasemon of its own.
  *
@@ -84,7 +86,10 @@ export async function benchOverhead(options: BenchOptions): Promise<Section> {
 interface StyleResult {
   style: DeployStyle;
   samples: Sample[];
+  /** Direct restarts, timed by the same observer as releasemon's. */
   direct: number[];
+  /** The same direct restarts, timed by their own two answers. */
+  directCalls: number[];
   pollRoundTrips: number[];
 }
 
@@ -108,6 +113,7 @@ async function benchStyle(style: DeployStyle, options: BenchOptions): Promise<St
   await log.skipToEnd();
   const releasemon: Sample[] = [];
   const direct: number[] = [];
+  const directCalls: number[] = [];
   const pollRoundTrips: number[] = [];
   let version = 0;
   const namespec = `${TARGET}:${TARGET}`;
@@ -145,10 +151,21 @@ async function benchStyle(style: DeployStyle, options: BenchOptions): Promise<St
     };
   };
   const viaDirect = async (): Promise<number> => {
+    const before = await client.getProcessInfo(namespec);
+    clock.calibrate();
     const started = clock.now();
-    await client.stopProcess(namespec, true);
-    await client.startProcess(namespec, true);
-    return clock.now() - started;
+    const calls = (async () => {
+      await client.stopProcess(namespec, true);
+      await client.startProcess(namespec, true);
+      return clock.now() - started;
+    })();
+    // The same observer as releasemon's runs, running alongside the calls.
+    const seenAt = await pollUntil(
+      `${TARGET} to run a new pid`,
+      (info) => info.state === "RUNNING" && info.pid !== before.pid,
+    );
+    directCalls.push(await calls);
+    return seenAt - started;
   };
 
   for (let i = 0; i < pairs; i++) {
@@ -165,7 +182,7 @@ async function benchStyle(style: DeployStyle, options: BenchOptions): Promise<St
       } ms, direct ${fixed(direct.at(-1)!)} ms`,
     );
   }
-  return { style, samples: releasemon, direct, pollRoundTrips };
+  return { style, samples: releasemon, direct, directCalls, pollRoundTrips };
 }
 
 interface Sample {
@@ -182,7 +199,7 @@ function pairedDifferences(a: number[], b: number[]): number[] {
   return a.map((value, i) => value - b[i]!);
 }
 
-function styleStats({ style, samples, direct, pollRoundTrips }: StyleResult) {
+function styleStats({ style, samples, direct, directCalls, pollRoundTrips }: StyleResult) {
   const releasemon = samples.map((s) => s.totalMs);
   const r = stats(releasemon);
   const d = stats(direct);
@@ -192,6 +209,7 @@ function styleStats({ style, samples, direct, pollRoundTrips }: StyleResult) {
     style,
     r,
     d,
+    calls: stats(directCalls),
     paired,
     planned: stats(samples.map((s) => s.plannedMs)),
     rollout: stats(samples.map((s) => s.rolloutMs)),
@@ -221,12 +239,14 @@ function report(results: StyleResult[]): Section {
       "swap (releasemon watches `current/VERSION`; the bench writes `releases/vN/VERSION`, " +
       "makes a new symlink and renames it over `current`; the rename); delete + recreate " +
       "(remove, then a new file written).",
-      "releasemon's run ends when the bench's own tight getProcessInfo poll (back to back, no " +
-      'sleep) first shows a new pid RUNNING; the next run waits for releasemon\'s "applied" ' +
-      "line. Direct (the floor): the bench calls stopProcess(wait=true) then " +
-      "startProcess(wait=true) and times both answers. With startsecs=0, supervisord makes " +
-      "the program RUNNING inside startProcess itself, so the direct figure is two round trips " +
-      "plus the stop and the fork, with no deferred wait.",
+      "Both runs of a round end when the bench's own tight getProcessInfo poll (back to back, " +
+      "no sleep), running during the whole run, first shows a new pid RUNNING: one observer for " +
+      "both, whose load on supervisord and lateness hit both alike. releasemon's next run waits " +
+      'for its "applied" line. Direct (the floor): the bench calls stopProcess(wait=true) then ' +
+      "startProcess(wait=true), timed from just before the first call; with startsecs=0, " +
+      "supervisord makes the program RUNNING inside startProcess itself, so the floor is two " +
+      "round trips plus the stop and the fork, with no deferred wait. The direct calls' own " +
+      "time (until the second answer) is shown too.",
       `The bench's poll round trip (median ${fixed(poll.median, 2)} ms, p95 ${
         fixed(poll.p95, 2)
       } ms) bounds how late it sees the new pid. Split of releasemon's runs from its info log ` +
@@ -239,6 +259,7 @@ function report(results: StyleResult[]): Section {
         "rounds",
         "releasemon median (p95) ms",
         "direct median (p95) ms",
+        "direct, its calls' own time, median ms",
         "**overhead, paired median (p95) ms**",
         "median(releasemon) − median(direct) ms",
         'land → "Restarting" median ms',
@@ -249,6 +270,7 @@ function report(results: StyleResult[]): Section {
         String(x.r.n),
         cell(x.r),
         cell(x.d),
+        fixed(x.calls.median),
         cell(x.paired),
         fixed(x.medianDifferenceMs),
         fixed(x.planned.median),
