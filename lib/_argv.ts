@@ -16,17 +16,11 @@ import {
   ArgvError,
   type ArgvOutcome,
   ArgvValueError,
+  arity,
   destOf,
   displayName,
   isOption,
 } from "./_argv_types.ts";
-
-/** How many values an option takes when none is attached: 1 (store, append), "?" or 0. */
-function _arity(argument: ArgvArgument): 0 | 1 | "?" {
-  const action = argument.action ?? "store";
-  if (action === "store_true" || action === "stop") return 0;
-  return argument.nargs === "?" ? "?" : 1;
-}
 
 /** One reading of an option string: which argument, by which name, with what attached value. */
 interface _Reading {
@@ -170,17 +164,17 @@ class _Parse {
         return start + 1;
       }
       if (attached === undefined) {
-        const arity = _arity(argument);
+        const takes = arity(argument);
         const next = this.#pattern[start + 1];
-        if (arity === 1 && next !== "A") {
+        if (takes === 1 && next !== "A") {
           throw new ArgvError(`argument ${displayName(argument)}: expected one argument`);
         }
-        const count = arity !== 0 && next === "A" ? 1 : 0;
+        const count = takes !== 0 && next === "A" ? 1 : 0;
         taken.push([argument, this.argv.slice(start + 1, start + 1 + count)]);
         return this.#take(taken, start + 1 + count);
       }
-      const arity = _arity(argument);
-      if (arity === 0 && option[1] !== "-" && attached !== "") {
+      const takes = arity(argument);
+      if (takes === 0 && option[1] !== "-" && attached !== "") {
         // "-ae1": a flag followed by more single-dash options in the same string.
         if (separator || attached.startsWith("-")) throw this.#ignored(argument, attached);
         taken.push([argument, []]);
@@ -195,7 +189,7 @@ class _Parse {
         if (attached === "") [separator, attached] = [undefined, undefined];
         else if (attached.startsWith("=")) [separator, attached] = ["=", attached.slice(1)];
         else separator = "";
-      } else if (arity !== 0) {
+      } else if (takes !== 0) {
         taken.push([argument, [attached]]);
         return this.#take(taken, start + 1);
       } else {
@@ -280,8 +274,7 @@ class _Parse {
 
   /** The value of `argument` given `texts` (argparse's `_get_values`). */
   #valueOf(argument: ArgvArgument, texts: string[]): unknown {
-    const action = argument.action ?? "store";
-    if (action === "store_true" || action === "stop") return texts;
+    if (arity(argument) === 0) return texts;
     if (texts.length === 0 && argument.nargs === "?") {
       const value = isOption(argument) ? argument.const : argument.default;
       return typeof value === "string" ? this.#convert(argument, value) : value;

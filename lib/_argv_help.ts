@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type ArgvArgument, destOf, isOption } from "./_argv_types.ts";
+import { type ArgvArgument, arity, destOf, isOption } from "./_argv_types.ts";
 
 const _PLAIN: ArgvTheme = {
   usage: "",
@@ -112,8 +112,7 @@ function _invocation(argument: ArgvArgument, theme: ArgvTheme): string {
   const names = argument.names.map((name) =>
     `${name.length > 2 ? theme.long_option : theme.short_option}${name}${theme.reset}`
   ).join(", ");
-  const action = argument.action ?? "store";
-  if (action === "store_true" || action === "stop") return names;
+  if (arity(argument) === 0) return names;
   const label = metavar ?? destOf(argument).toUpperCase();
   const value = argument.nargs === "?"
     ? `[${label}]`
@@ -149,9 +148,9 @@ function _entry(
 }
 
 /**
- * Greedy word wrap at ASCII whitespace, as argparse's `textwrap.wrap` with its defaults: lines
- * at most `width` long, whitespace dropped at line ends, a longer word cut (never inside a
- * surrogate pair).
+ * Greedy word wrap, as argparse's `textwrap.wrap` with its defaults does it to help text (whose
+ * whitespace is already one space between words): lines at most `width` long, spaces dropped at
+ * line ends, a longer word cut (never inside a surrogate pair).
  */
 export function wrap(text: string, width: number): string[] {
   const chunks = text.split(/([\t\n\v\f\r ]+)/).filter(Boolean).reverse();

@@ -55,6 +55,13 @@ export function displayName(argument: ArgvArgument): string {
   return isOption(argument) ? argument.names.join("/") : argument.metavar ?? destOf(argument);
 }
 
+/** How many values an option takes when none is attached: 1 (store, append), "?" or 0. */
+export function arity(argument: ArgvArgument): 0 | 1 | "?" {
+  const action = argument.action ?? "store";
+  if (argument.nargs === "?") return "?";
+  return action === "store" || action === "append" ? 1 : 0;
+}
+
 export function isOption(argument: ArgvArgument): boolean {
   return argument.names[0]?.startsWith("-") ?? false;
 }

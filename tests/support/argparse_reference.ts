@@ -17,6 +17,8 @@ import {
   RawDescriptionHelpFormatter,
   SUPPRESS,
 } from "argparse";
+// argparse's own port of Python's textwrap, which its help formatter uses (no type declarations).
+import textwrap from "argparse/lib/textwrap.js";
 import { type ArgvArgument, ArgvValueError } from "../../lib/_argv_types.ts";
 import type { ArgvTheme } from "../../lib/_argv_help.ts";
 import { ARGUMENTS, HELP_TEXT } from "../../lib/_config_parser.ts";
@@ -164,4 +166,11 @@ export function parseWithReference(
     if (error instanceof ArgumentError) return { kind: "error", message: error.message };
     throw error;
   }
+}
+
+/** `text` wrapped to `width` by argparse's `textwrap.wrap`, as its help formatter does. */
+export function wrapWithReference(text: string, width: number): string[] {
+  return (textwrap as { wrap(text: string, options: { width: number }): string[] }).wrap(text, {
+    width,
+  });
 }
