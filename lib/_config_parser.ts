@@ -1,31 +1,14 @@
 /**
- * releasemon's argparse parser: every flag with its section, metavar, type and default (help
- * texts come from `config_help.ts`), and argparse's printing and exiting turned into exceptions.
- * Pure: no `Deno.*`.
+ * releasemon's command line as data: every flag with its section, metavar, type, default and help
+ * (help texts from `config_help.ts`), parsed by `_argv.ts` and laid out by `_argv_help.ts` as
+ * argparse did. Pure: no `Deno.*`.
  *
  * @module
  */
-import {
-  Action,
-  type ActionConstructorOptions,
-  type ActionsContainer,
-  ArgumentError,
-  type ArgumentOptions,
-  ArgumentParser,
-  type HelpFormatterOptions,
-  RawDescriptionHelpFormatter,
-  SUPPRESS,
-} from "argparse";
-import {
-  decolor,
-  DESCRIPTION,
-  EPILOG,
-  HELP,
-  HELP_WIDTH,
-  NO_THEME,
-  THEME,
-  USAGE,
-} from "./config_help.ts";
+import { parseArgv } from "./_argv.ts";
+import { type ArgvArgument, destOf } from "./_argv_types.ts";
+import { type ArgvHelpText, formatHelp, formatUsage } from "./_argv_help.ts";
+import { DESCRIPTION, EPILOG, HELP, HELP_WIDTH, NO_THEME, THEME, USAGE } from "./config_help.ts";
 import {
   flagType,
   fleetNameType,
@@ -43,47 +26,7 @@ export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 /** A `--log-level`. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
-/** Thrown by the parser when `-h/--help` is given. */
-export class HelpRequested extends Error {}
-/** Thrown by the parser when `--version` is given. */
-export class VersionRequested extends Error {}
-
-/** argparse's parser with every path that would print or exit turned into an exception. */
-class _Parser extends ArgumentParser {
-  override exit(status = 0, message?: string): never {
-    throw new ArgumentError(undefined, message ?? `argparse asked to exit with status ${status}`);
-  }
-  override error(message: string): never {
-    throw new ArgumentError(undefined, message);
-  }
-}
-
-/** argparse's formatter with a fixed width (no COLUMNS lookup) and colours decided by the caller. */
-class _Formatter extends RawDescriptionHelpFormatter {
-  declare _theme: Readonly<Record<string, string>>;
-  declare _decolor: (text: string) => string;
-  constructor(options: HelpFormatterOptions) {
-    super({ ...options, width: HELP_WIDTH });
-  }
-  // Replaces argparse's own check, which reads the environment and asks whether stdout is a
-  // terminal (under Deno it says yes for pipes): `options.color` from main.ts decides instead.
-  _set_color(color: boolean): void {
-    this._theme = color ? THEME : NO_THEME;
-    this._decolor = color ? decolor : (text) => text;
-  }
-}
-
-/** An option that stops parsing by throwing (help, version, the refused password flag). */
-function _stopAction(makeError: () => Error) {
-  return class extends Action {
-    constructor({ option_strings, nargs = 0, help }: ActionConstructorOptions) {
-      super({ option_strings, dest: SUPPRESS, default: SUPPRESS, nargs, help: help ?? SUPPRESS });
-    }
-    override call(): never {
-      throw makeError();
-    }
-  };
-}
+type _Options = Omit<ArgvArgument, "names" | "section">;
 
 const _PASSWORD_REFUSED = "argument -p/--password: there is no password flag, because other " +
   "users could read it in the process list; set SUPERVISOR_PASSWORD or use --password-file FILE";
@@ -94,32 +37,32 @@ const _STATUS_HELP = "print the version in PATH and whether each target runs it 
   "stale or down), exit 0 (all current), 3 (some not current), 2 or 1 as for --check";
 const _DISABLE_HINT = "; to disable without a value, put --disable last or write --disable=yes";
 
-/** Every argument as [section, names, options]; help comes from `HELP[dest]`. */
-function _arguments(): [string, string[], ArgumentOptions][] {
+/** Every argument as [section, names, options]; help comes from `HELP[dest]` unless given. */
+function _table(): [string, string[], _Options][] {
   const [restart, programs] = ["restart", "programs"];
   const [server, watching] = ["supervisord connection", "watching and logging"];
   const fleet = "fleet rollouts (Redis)";
   const readiness = "readiness (after a program is RUNNING again)";
-  const secs = (rule: SecondsRule, dflt?: number): ArgumentOptions => ({
+  const secs = (rule: SecondsRule, dflt?: number): _Options => ({
     metavar: "SECONDS",
     type: secondsType(rule),
     default: dflt,
   });
   const [delay, positive] = [{ zero: true }, {}];
-  const password = () => new ArgumentError(undefined, _PASSWORD_REFUSED);
   const disable = {
     metavar: "FLAG",
     nargs: "?" as const,
     const: true,
     type: flagType(_DISABLE_HINT),
+    exclusive: "enabling",
   };
   return [
-    ["", ["-h", "--help"], { action: _stopAction(() => new HelpRequested()) }],
-    ["", ["--version"], { action: _stopAction(() => new VersionRequested()) }],
+    ["", ["-h", "--help"], { action: "stop" }],
+    ["", ["--version"], { action: "stop" }],
     ["", ["--check"], { action: "store_true", help: _CHECK_HELP }],
     ["", ["--status"], { action: "store_true", help: _STATUS_HELP }],
-    ["enabling", ["-e", "--enable"], { metavar: "FLAG", type: flagType("") }],
-    ["enabling", ["--disable"], disable],
+    ["", ["-e", "--enable"], { metavar: "FLAG", type: flagType(""), exclusive: "enabling" }],
+    ["", ["--disable"], disable],
     [restart, ["-rd", "--random-delay"], secs(delay, 0)],
     [restart, ["-fd", "--fixed-delay"], secs(delay, 0)],
     [restart, ["--running-only"], { action: "store_true" }],
@@ -145,7 +88,12 @@ function _arguments(): [string, string[], ArgumentOptions][] {
     [server, ["-s", "--serverurl"], { metavar: "URL", type: serverUrlType }],
     [server, ["-u", "--username"], { metavar: "NAME" }],
     [server, ["--password-file"], { metavar: "FILE" }],
-    [server, ["-p", "--password"], { action: _stopAction(password), nargs: "?", help: SUPPRESS }],
+    [server, ["-p", "--password"], {
+      action: "refuse",
+      nargs: "?",
+      help: null,
+      message: _PASSWORD_REFUSED,
+    }],
     [server, ["--rpc-timeout"], secs(positive, 10)],
     [fleet, ["--fleet"], { metavar: "URL", type: fleetUrlType }],
     [fleet, ["--fleet-name"], { metavar: "NAME", default: "releasemon", type: fleetNameType }],
@@ -169,30 +117,94 @@ function _arguments(): [string, string[], ArgumentOptions][] {
   ];
 }
 
-/** The parser; `color`: whether help and usage may hold ANSI colours. */
-export function buildParser(color: boolean): ArgumentParser {
-  const parser = new _Parser({
-    prog: "releasemon",
-    usage: USAGE,
-    description: DESCRIPTION,
-    epilog: EPILOG,
-    formatter_class: _Formatter,
-    add_help: false,
-    exit_on_error: false,
-    color,
-  });
-  const sections = new Map<string, ActionsContainer>([
-    ["", parser],
-    ["enabling", parser.add_mutually_exclusive_group()],
-  ]);
-  for (const [section, names, options] of _arguments()) {
-    let container = sections.get(section);
-    if (!container) {
-      sections.set(section, container = parser.add_argument_group({ title: section }));
-    }
-    const dest = names.at(-1)!.replace(/^-+/, "").replaceAll("-", "_");
-    const add = container.add_argument as (...args: unknown[]) => unknown;
-    add.call(container, ...names, { help: HELP[dest], ...options });
-  }
-  return parser;
+/** Every argument of releasemon, in the order argparse was given them. */
+export const ARGUMENTS: readonly ArgvArgument[] = _table().map(([section, names, options]) => ({
+  names,
+  section,
+  help: HELP[destOf({ names })] ?? "",
+  ...options,
+}));
+
+/** The help text's parts besides the arguments. */
+export const HELP_TEXT: ArgvHelpText = {
+  prog: "releasemon",
+  usage: USAGE,
+  description: DESCRIPTION,
+  epilog: EPILOG,
+  width: HELP_WIDTH,
+};
+
+/** The values of the flags and positionals, by argparse dest; unset ones are undefined. */
+export interface Flags {
+  check: boolean;
+  status: boolean;
+  enable?: boolean;
+  disable?: boolean;
+  random_delay: number;
+  fixed_delay: number;
+  running_only: boolean;
+  pre_restart?: string;
+  post_restart?: string;
+  hook_timeout: number;
+  rolling: boolean;
+  batch_size?: number;
+  start_timeout: number;
+  no_catch_up: boolean;
+  revive: boolean;
+  dry_run: boolean;
+  update_config: boolean;
+  ready_check?: string;
+  ready_url?: string;
+  ready_interval: number;
+  ready_timeout: number;
+  path?: string;
+  program: string[];
+  group?: string[];
+  any: boolean;
+  configuration?: string;
+  serverurl?: string;
+  username?: string;
+  password_file?: string;
+  rpc_timeout: number;
+  fleet?: string;
+  fleet_name: string;
+  fleet_id?: string;
+  fleet_max: number;
+  fleet_canary: number;
+  fleet_on_error: "wait" | "proceed";
+  fleet_timeout: number;
+  fleet_lease: number;
+  fleet_status: boolean;
+  fleet_resume: boolean;
+  settle: number;
+  recheck_interval: number;
+  poll_interval?: number;
+  log_level: LogLevel;
+  log_format: "text" | "json";
+}
+
+/** What the command line asked for, before the checks across flags (config.ts). */
+export type FlagsOutcome = { kind: "flags"; flags: Flags } | { kind: "help" } | {
+  kind: "version";
+};
+
+/**
+ * Parses releasemon's command line.
+ *
+ * @throws {import("./_argv_types.ts").ArgvError} with argparse's message when it is wrong
+ */
+export function parseFlags(argv: readonly string[]): FlagsOutcome {
+  const outcome = parseArgv(ARGUMENTS, argv);
+  if (outcome.kind === "stopped") return { kind: outcome.dest === "help" ? "help" : "version" };
+  return { kind: "flags", flags: outcome.values as unknown as Flags };
+}
+
+/** The usage line (no newline); `color`: with ANSI colours. */
+export function usageLine(color: boolean): string {
+  return formatUsage(HELP_TEXT, color ? THEME : NO_THEME).trimEnd();
+}
+
+/** The whole help text; `color`: with ANSI colours. */
+export function helpText(color: boolean): string {
+  return formatHelp(HELP_TEXT, ARGUMENTS, color ? THEME : NO_THEME);
 }

@@ -1,12 +1,13 @@
 /**
- * The value types of releasemon's flags, for `_config_parser.ts`: each takes the text argparse
- * got and gives the value or throws `ArgumentTypeError` with the reason. URLs are checked by
+/**
+ * The value types of releasemon's flags, for `_config_parser.ts`: each takes the text given on
+ * the command line and gives the value or throws `ArgvValueError` with the reason. URLs are checked by
  * their own parsers (`supervisor/server_url.ts`, `fleet/fleet_url.ts`). Pure.
  *
  * @module
  */
 import { quote as _quote } from "./log.ts";
-import { ArgumentTypeError } from "argparse";
+import { ArgvValueError } from "./_argv_types.ts";
 import { UsageError } from "./errors.ts";
 import { parseFleetUrl } from "./fleet/fleet_url.ts";
 import { parseServerUrl } from "./supervisor/server_url.ts";
@@ -28,12 +29,12 @@ export function flagType(hint: string) {
     if (TRUE_WORDS.includes(word)) return true;
     if (FALSE_WORDS.includes(word)) return false;
     if (word === "") {
-      throw new ArgumentTypeError(
+      throw new ArgvValueError(
         `FLAG is empty: use ${FLAG_WORDS} (in supervisord.conf an empty value usually means ` +
           `the environment variable behind %(ENV_...)s is unset)`,
       );
     }
-    throw new ArgumentTypeError(`invalid FLAG ${_quote(text)}: use ${FLAG_WORDS}${hint}`);
+    throw new ArgvValueError(`invalid FLAG ${_quote(text)}: use ${FLAG_WORDS}${hint}`);
   };
 }
 
@@ -59,17 +60,17 @@ export function secondsType(rule: SecondsRule) {
     const got = `got ${_quote(text)}`;
     if (Number.isNaN(value) || (value === 0 && !zero && min <= MIN_SECONDS)) {
       const kind = zero ? "a non-negative" : "a positive";
-      throw new ArgumentTypeError(`must be ${kind} number of seconds, ${got}`);
+      throw new ArgvValueError(`must be ${kind} number of seconds, ${got}`);
     }
     if (max !== MAX_SECONDS && (value < min || value > max)) {
-      throw new ArgumentTypeError(`must be between ${min} and ${max} seconds, ${got}`);
+      throw new ArgvValueError(`must be between ${min} and ${max} seconds, ${got}`);
     }
     if (value < min && !(zero && value === 0)) {
       const floor = `at least ${min} second${min === 1 ? "" : "s"}`;
-      throw new ArgumentTypeError(`must be ${zero ? `0 or ${floor}` : floor}, ${got}`);
+      throw new ArgvValueError(`must be ${zero ? `0 or ${floor}` : floor}, ${got}`);
     }
     if (value > max) {
-      throw new ArgumentTypeError(`must be at most ${max} seconds (about 24 days), ${got}`);
+      throw new ArgvValueError(`must be at most ${max} seconds (about 24 days), ${got}`);
     }
     return value;
   };
@@ -81,7 +82,7 @@ export function wholeNumberType(min: number, of: string) {
   return (text: string): number => {
     const trimmed = text.trim();
     if (!/^\d+$/.test(trimmed) || Number(trimmed) < min || Number(trimmed) > 1_000_000) {
-      throw new ArgumentTypeError(`must be a whole number${of}, ${bound}, got ${_quote(text)}`);
+      throw new ArgvValueError(`must be a whole number${of}, ${bound}, got ${_quote(text)}`);
     }
     return Number(trimmed);
   };
@@ -95,7 +96,7 @@ export function fleetUrlType(text: string): string {
 
 export function fleetNameType(text: string): string {
   if (!/^[A-Za-z0-9._@-]{1,128}$/.test(text)) {
-    throw new ArgumentTypeError(
+    throw new ArgvValueError(
       `invalid name ${_quote(text)}: use 1-128 letters, digits, ".", "_", "@" or "-"`,
     );
   }
@@ -104,7 +105,7 @@ export function fleetNameType(text: string): string {
 
 export function groupType(text: string): string {
   if (text === "" || text.includes(":") || /[\s\p{Cc}]/u.test(text)) {
-    throw new ArgumentTypeError(
+    throw new ArgvValueError(
       `invalid group name ${_quote(text)}: must be non-empty, without whitespace or colons`,
     );
   }
@@ -127,15 +128,15 @@ export function readyUrlType(text: string): string {
     // "0" fits wherever a name can go: host, port (`http://127.0.0.1:{name}/`), path, query.
     url = new URL(text.replaceAll("{name}", "0").replaceAll("{group}", "0"));
   } catch {
-    throw new ArgumentTypeError(`invalid URL ${_quote(text)}: use http://host:port/path`);
+    throw new ArgvValueError(`invalid URL ${_quote(text)}: use http://host:port/path`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ArgumentTypeError(
+    throw new ArgvValueError(
       `invalid URL ${_quote(text)}: must start with http:// or https://, not ${url.protocol}//`,
     );
   }
   if (url.username !== "" || url.password !== "") {
-    throw new ArgumentTypeError(
+    throw new ArgvValueError(
       `invalid URL ${
         _quote(text.replace(/\/\/[^/]*@/, "//…@"))
       }: no credentials in it (it is logged)`,
@@ -156,12 +157,12 @@ export function ms(seconds: number): number {
   return Math.round(seconds * 1000);
 }
 
-/** Runs a parser's check; its UsageError becomes argparse's ArgumentTypeError. */
+/** Runs a parser's check; its UsageError becomes an ArgvValueError. */
 function _argumentCheck(check: () => unknown): void {
   try {
     check();
   } catch (error) {
-    if (error instanceof UsageError) throw new ArgumentTypeError(error.message);
+    if (error instanceof UsageError) throw new ArgvValueError(error.message);
     throw error;
   }
 }

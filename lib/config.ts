@@ -9,12 +9,12 @@
  *
  * @module
  */
-import { ArgumentError, type Namespace } from "argparse";
 import { DEFAULT_SERVER_URL } from "./config_defaults.ts";
 import { UsageError } from "./errors.ts";
 import { parseServerUrl } from "./supervisor/server_url.ts";
 import { absolutePath } from "./watch/path_chain.ts";
-import { buildParser, HelpRequested, type LogLevel, VersionRequested } from "./_config_parser.ts";
+import { ArgvError } from "./_argv_types.ts";
+import { type Flags, helpText, type LogLevel, parseFlags, usageLine } from "./_config_parser.ts";
 import { isNamespec, MAX_SECONDS, MAX_TIMER_MS, ms } from "./_config_values.ts";
 
 /** releasemon's version, shown by `--version`; keep in step with `deno.json`. */
@@ -100,20 +100,18 @@ export function parseConfig(
   env: Readonly<Record<string, string | undefined>>,
   options: { color: boolean; cwd?: string },
 ): ParseResult {
-  const parser = buildParser(options.color);
-  const usage = parser.format_usage().trimEnd();
+  const usage = usageLine(options.color);
   const fail = (message: string): never => {
     throw new UsageError(message, { usage });
   };
-  let ns: Namespace;
+  let ns: Flags;
   try {
-    ns = parser.parse_intermixed_args(argv);
+    const outcome = parseFlags(argv);
+    if (outcome.kind === "help") return { kind: "help", text: helpText(options.color) };
+    if (outcome.kind === "version") return { kind: "version", text: `releasemon ${VERSION}` };
+    ns = outcome.flags;
   } catch (error) {
-    if (error instanceof HelpRequested) return { kind: "help", text: parser.format_help() };
-    if (error instanceof VersionRequested) {
-      return { kind: "version", text: `releasemon ${VERSION}` };
-    }
-    if (error instanceof ArgumentError) return fail(error.message);
+    if (error instanceof ArgvError) return fail(error.message);
     throw error;
   }
 

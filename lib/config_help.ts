@@ -1,9 +1,10 @@
 /**
  * releasemon's help text, usage line and help colours, kept apart from the parser in
- * `config.ts`. argparse %-formats help strings: write a literal percent sign as "%%".
+ * `config.ts`. Help strings are %-formatted as argparse did: write a literal percent sign as "%%".
  *
  * @module
  */
+import type { ArgvTheme } from "./_argv_help.ts";
 import { DEFAULT_SERVER_URL } from "./config_defaults.ts";
 
 export const HELP_WIDTH = 80;
@@ -40,7 +41,7 @@ and a [unix_http_server] or [inet_http_server] section, as supervisorctl does):
   command=releasemon -e %(ENV_RELEASEMON_ENABLED)s -rd 30 /app/.version web
   autorestart=true`;
 
-// Keyed by argparse dest. argparse %-formats these: write a literal percent sign as "%%".
+// Keyed by dest (argparse's name). %-formatted ("%(prog)s", "%(default)s"): write a literal percent sign as "%%".
 export const HELP: Readonly<Record<string, string>> = {
   help: "show this help message and exit",
   version: "show releasemon's version and exit",
@@ -118,25 +119,26 @@ export const HELP: Readonly<Record<string, string>> = {
   log_format: "log lines on stderr as text or JSON lines (default: text)",
 };
 
-// Our own colours for the slots argparse's formatter reads from its theme.
-export const THEME: Readonly<Record<string, string>> = {
+// Our own colours for each part of the usage line and help (argparse's theme slots).
+export const THEME: Readonly<ArgvTheme> = {
   usage: "\x1b[1m",
   prog: "\x1b[1m",
   prog_extra: "",
   heading: "\x1b[1m",
-  summary_long_option: "\x1b[36m",
-  summary_short_option: "\x1b[36m",
-  summary_label: "\x1b[33m",
-  summary_action: "\x1b[36m",
   long_option: "\x1b[1;36m",
   short_option: "\x1b[1;36m",
   label: "\x1b[1;33m",
   action: "\x1b[1;36m",
   reset: "\x1b[0m",
 };
-export const NO_THEME = Object.fromEntries(Object.keys(THEME).map((key) => [key, ""]));
-
-export function decolor(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/\x1b\[[0-9;]*m/g, "");
-}
+export const NO_THEME: Readonly<ArgvTheme> = {
+  usage: "",
+  prog: "",
+  prog_extra: "",
+  heading: "",
+  long_option: "",
+  short_option: "",
+  label: "",
+  action: "",
+  reset: "",
+};
