@@ -110,7 +110,7 @@ export function quoteVersion(label: string): string {
 
 /** `<ISO time> <LEVEL> [<category>] <message> key=value …`: one line, no ANSI, no raw controls. */
 function _formatText(record: LogRecord): string {
-  const time = new Date(record.timestamp).toISOString();
+  const time = _isoTime(record.timestamp);
   const level = (LEVEL_NAMES[record.level] ?? record.level.toUpperCase()).padEnd(5);
   const category = record.category[0] === "releasemon" ? record.category.slice(1) : record.category;
   const inMessage = _placeholders(record.rawMessage);
@@ -132,7 +132,7 @@ function _formatText(record: LogRecord): string {
 /** One JSON object: time, level, category, message, properties. */
 function _formatJson(record: LogRecord): string {
   const entry = {
-    time: new Date(record.timestamp).toISOString(),
+    time: _isoTime(record.timestamp),
     level: record.level,
     category: record.category.join("."),
     message: renderMessage(record),
@@ -226,6 +226,21 @@ function _stringify(value: unknown): string {
     }
     return item;
   }) ?? "undefined";
+}
+
+/**
+ * `2026-11-25T17:02:03.123Z`: what `Date#toISOString` writes, built from the UTC fields, because
+ * the first toISOString call alone adds about 1.5 MiB to an idle process (Deno 2.9.6, measured).
+ * Years outside 0–9999 (never a clock's) are left to toISOString.
+ */
+function _isoTime(ms: number): string {
+  const date = new Date(ms);
+  const year = date.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) return date.toISOString();
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  return `${pad(year, 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}T` +
+    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.` +
+    `${pad(date.getUTCMilliseconds(), 3)}Z`;
 }
 
 /** Escapes control, separator and bidi characters as `\n`, `\r`, `\t` or `\uXXXX`. */

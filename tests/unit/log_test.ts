@@ -236,6 +236,43 @@ Deno.test("setupLogging() shows a template logged without properties as written,
   });
 });
 
+Deno.test("setupLogging() writes each record's time as Date#toISOString does, in both formats", () => {
+  const edges = [
+    0,
+    -1,
+    951_782_400_000, // 2000-02-29
+    1_709_251_199_999, // 2024-02-29T23:59:59.999Z
+    -62_167_219_200_000, // year 0
+    253_402_300_799_999, // 9999-12-31T23:59:59.999Z
+    253_402_300_800_000, // year 10000: toISOString's own +YYYYYY form
+    -62_167_219_200_001, // year -1
+  ];
+  let seed = 12345;
+  const spread = Array.from({ length: 500 }, () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return Math.floor((seed / 2 ** 31) * 4_102_444_800_000); // 1970 to 2100
+  });
+  const times = [...edges, ...spread];
+  const realNow = Date.now;
+  try {
+    for (const format of ["text", "json"] as const) {
+      capture({ format }, (lines) => {
+        for (const time of times) {
+          Date.now = () => time;
+          getLogger(["releasemon"]).info("tick");
+        }
+        Date.now = realNow;
+        const shown = lines.map((line) =>
+          format === "json" ? JSON.parse(line).time : line.slice(0, line.indexOf(" "))
+        );
+        assert.deepEqual(shown, times.map((time) => new Date(time).toISOString()), format);
+      });
+    }
+  } finally {
+    Date.now = realNow;
+  }
+});
+
 Deno.test("setupLogging() writes an error line in place of a record it cannot format", () => {
   const unwritable = {
     toJSON() {
