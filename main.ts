@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./lib/logger.ts";
 import { parseConfig } from "./lib/config.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./lib/errors.ts";
 import { redact, setupLogging } from "./lib/log.ts";

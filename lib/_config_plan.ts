@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { isSelf, selectedBy, type SelfIdentity, type TargetSelection } from "./restart_plan.ts";
 import type { ConfigChanges, ProcessInfo, ProgramConfig } from "./supervisor/client.ts";
 

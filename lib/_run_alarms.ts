@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { type Clock, sleep } from "./clock.ts";
 import { backoffMs } from "./delay.ts";
 import { SupervisorAuthError, SupervisorFault, UsageError } from "./errors.ts";

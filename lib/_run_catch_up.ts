@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { staleTargets, versionAppearedAt } from "./catch_up.ts";
 import { type Clock, sleep } from "./clock.ts";
 import { backoffMs } from "./delay.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { outcomeOf, type VersionRef } from "./machine.ts";
 import type { RestartReport } from "./restart_report.ts";
 

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { errorText, type Pace, paceOf, patiently, waitUntilStopped } from "./_ride_out.ts";
 import { SupervisorFault } from "./errors.ts";
 import type { ProgramFailure } from "./restart_report.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import type { Config } from "./config.ts";
 import { formatDuration } from "./delay.ts";
 import { type HookContext, hookEnvironment, type PostHookOutcome, runHook } from "./hooks.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { checkPositive } from "./check.ts";
 import { type Clock, monotonicClock, type TimerHandle } from "./clock.ts";
 import { formatDuration } from "./delay.ts";
@@ -186,11 +186,11 @@ export async function runHook(
       child.status,
       _pumpLines(readers[0]!, (line) => {
         if (options.onLine) options.onLine(line, "stdout");
-        else logger.info`${label}: ${line}`;
+        else logger.info(`${label}: ${line}`);
       }),
       _pumpLines(readers[1]!, (line) => {
         if (options.onLine) options.onLine(line, "stderr");
-        else logger.warn`${label}: ${line}`;
+        else logger.warn(`${label}: ${line}`);
       }),
     ]);
   } finally {

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { type Clock, monotonicClock, sleep } from "./clock.ts";
 import { runHook } from "./hooks.ts";
 import {

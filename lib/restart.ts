@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { errorText, paceOf, RETRY_PAUSE_MS } from "./_ride_out.ts";
 import { SupervisorFault } from "./errors.ts";
 import { type Clock, sleep } from "./clock.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Clock } from "./clock.ts";
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import {
   applyConfigUpdate,
   type ConfigResult,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { type Clock, soon, systemClock, type TimerHandle } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type HookSetting, readinessFor, runPostHook, runPreHook } from "./cycle_hooks.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
 import { FleetIdentityError } from "./fleet.ts";
 import type { ScriptCalls } from "./_script_calls.ts";

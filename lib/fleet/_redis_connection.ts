@@ -11,7 +11,7 @@
  * @module
  */
 import { ConnectionTimeoutError, createClient, ErrorReply } from "@redis/client";
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { checkPositive } from "../check.ts";
 import { formatDuration } from "../delay.ts";
 import { FleetUnavailableError } from "./fleet.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { Held, ScriptCalls } from "./_script_calls.ts";
 import { logLostSlot } from "./_validate.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import type { Clock } from "../clock.ts";
 import type { RedisConnection } from "./_redis_connection.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { type Clock, sleep } from "../clock.ts";
 import { backoffMs } from "../delay.ts";
 import { type Fleet, FleetUnavailableError, type FleetVersion, type HostOutcome } from "./fleet.ts";

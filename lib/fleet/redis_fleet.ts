@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import {
   type Fleet,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { sleep, systemClock } from "../clock.ts";
 import { formatDuration } from "../delay.ts";
 import type { Config } from "../config.ts";

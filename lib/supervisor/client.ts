@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { SupervisorFault, XmlRpcFault, XmlRpcSyntaxError } from "../errors.ts";
 import {
   faultName,

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { UsageError } from "../errors.ts";
 import { quote as _quote } from "../log.ts";
 import {

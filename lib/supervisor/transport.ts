@@ -9,7 +9,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { checkPositive } from "../check.ts";
 import { formatDuration } from "../delay.ts";
 import {

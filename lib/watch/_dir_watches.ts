@@ -6,7 +6,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { eventHints, type PathChain } from "./path_chain.ts";
 import type { Hint } from "./settle.ts";
 

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../logger.ts";
 import { type Clock, soon, systemClock, type TimerHandle } from "../clock.ts";
 import { formatDuration } from "../delay.ts";
 import { DirWatches } from "./_dir_watches.ts";

@@ -7,7 +7,6 @@
  * the contract: tests/integration/fleet_contract_redis_test.ts. Leases are short (1.5 s).
  */
 import assert from "node:assert/strict";
-import { reset } from "@logtape/logtape";
 import {
   FleetIdentityError,
   FleetUnavailableError,
@@ -19,7 +18,8 @@ import { type Config, parseConfig } from "../../lib/config.ts";
 import { parseFleetUrl } from "../../lib/fleet/fleet_url.ts";
 import { startFleet } from "../../lib/fleet/setup.ts";
 import { RedisConnection } from "../../lib/fleet/_redis_connection.ts";
-import { captureFleetLog, text } from "../support/fleet_contract.ts";
+import { text } from "../support/fleet_contract.ts";
+import { withLog } from "../support/log_capture.ts";
 import { freePort, PausableProxy, type RedisServer, startRedis } from "../support/redis.ts";
 
 const V1: FleetVersion = { hash: "aaa111", label: "v1" };
@@ -81,8 +81,7 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | "p
 Deno.test("RedisFleet: a holder cut off from Redis past its lease loses its slot; never 2 holders at max 1", async () => {
   await using redis = await startRedis();
   await using proxy = new PausableProxy(redis.port);
-  const records = await captureFleetLog();
-  try {
+  await withLog(async (records) => {
     await using h1 = new RedisFleet(proxy.url, null, {
       group: "web",
       hostId: "h1",
@@ -148,9 +147,7 @@ Deno.test("RedisFleet: a holder cut off from Redis past its lease loses its slot
       await sampler.close();
     }
     assert.ok(samples.some((s) => s.includes("h2")), "the slot set was sampled while h2 held it");
-  } finally {
-    await reset();
-  }
+  }, { lowestLevel: "info" });
 });
 
 Deno.test("startFleet() refuses to start a second releasemon with the same --fleet-id", async () => {

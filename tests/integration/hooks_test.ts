@@ -3,7 +3,6 @@
  * grandchildren down, streamed output, bounded memory, and the restricted `--allow-run=sh` case.
  */
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   HOOK_KILL_GRACE_MS,
   type HookContext,
@@ -11,7 +10,10 @@ import {
   MAX_HOOK_LINE_BYTES,
   runHook,
 } from "../../lib/hooks.ts";
+import { renderMessage } from "../../lib/log.ts";
+import type { LogRecord } from "../../lib/logger.ts";
 import { FakeClock } from "../support/fake_clock.ts";
+import { withLog } from "../support/log_capture.ts";
 
 const CONTEXT: HookContext = {
   version: { label: "v2", hash: "b".repeat(64) },
@@ -30,30 +32,9 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-/** Collects hook log records (or only counts them) while `fn` runs. */
-async function withLogSink(
-  fn: (records: LogRecord[]) => Promise<void>,
-  options: { keep: boolean } = { keep: true },
-): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => options.keep && records.push(record) },
-    loggers: [
-      { category: ["releasemon", "hook"], sinks: ["test"], lowestLevel: "info" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
-  try {
-    await fn(records);
-  } finally {
-    await reset();
-  }
-}
-
-/** The rendered message of a record (values are interpolated bare). */
+/** The rendered message of a record. */
 function text(record: LogRecord): string {
-  return record.message.map(String).join("");
+  return renderMessage(record);
 }
 
 /** True once `pid` no longer runs (gone, or a zombie nobody has reaped yet). */
@@ -289,7 +270,7 @@ Deno.test("runHook() stops a hook when its AbortSignal fires", async () => {
 });
 
 Deno.test("runHook() logs each output line, stdout as info and stderr as warning", async () => {
-  await withLogSink(async (records) => {
+  await withLog(async (records) => {
     const command = [
       "printf 'hello\\r\\nsecond {braces}\\n'",
       "echo oops >&2",
@@ -315,7 +296,7 @@ Deno.test("runHook() logs each output line, stdout as info and stderr as warning
       "pre-restart: oops",
     ]]);
     assert.deepEqual(records[0]!.category, ["releasemon", "hook"]);
-  });
+  }, { lowestLevel: "info" });
 });
 
 Deno.test("runHook() streams 64 MB of output, holding none of it", async () => {
@@ -329,28 +310,24 @@ Deno.test("runHook() streams 64 MB of output, holding none of it", async () => {
       `while [ ! -e "${dir}/release" ]; do sleep 0.05; done; echo; ` +
       `yes 'line of hook output 0123456789' | head -c ${blockBytes}`;
     const hooksUrl = new URL("../../lib/hooks.ts", import.meta.url).href;
+    const loggerUrl = new URL("../../lib/logger.ts", import.meta.url).href;
     const script = `${dir}/stream.ts`;
     await Deno.writeTextFile(
       script,
-      `import { configure } from "@logtape/logtape";
+      `import { configureLogger } from ${JSON.stringify(loggerUrl)};
 import { runHook } from ${JSON.stringify(hooksUrl)};
 let marked = () => {};
 const marker = new Promise((resolve) => marked = resolve);
 let lines = 0;
 let longest = 0;
-await configure({
-  sinks: {
-    count: (record) => {
-      const line = String(record.message[3]);
-      lines++;
-      longest = Math.max(longest, line.length);
-      if (line === "MARKER") marked();
-    },
+configureLogger({
+  lowestLevel: "info",
+  sink: (record) => {
+    const line = record.rawMessage.slice(record.rawMessage.indexOf(": ") + 2);
+    lines++;
+    longest = Math.max(longest, line.length);
+    if (line === "MARKER") marked();
   },
-  loggers: [
-    { category: ["releasemon", "hook"], sinks: ["count"], lowestLevel: "info" },
-    { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-  ],
 });
 const live = async () => {
   for (let i = 0; i < 3; i++) {

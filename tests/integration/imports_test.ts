@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
  * a `node:` module by name ("node:crypto"), or every `node:` module ("node:"). Extend this list as
  * each dependency is removed.
  */
-const FORBIDDEN_AT_STARTUP: readonly string[] = ["argparse", "node:crypto"];
+const FORBIDDEN_AT_STARTUP: readonly string[] = ["argparse", "@logtape/logtape", "node:"];
 
 const ROOT = new URL("../../", import.meta.url);
 

@@ -3,8 +3,9 @@
 // outlives the time left is killed with its process group.
 import { withLog } from "../support/log_capture.ts";
 import assert from "node:assert/strict";
-import type { LogRecord } from "@logtape/logtape";
+import type { LogRecord } from "../../lib/logger.ts";
 import { hookEnvironment } from "../../lib/hooks.ts";
+import { renderMessage } from "../../lib/log.ts";
 import type { ReadinessSettings } from "../../lib/readiness.ts";
 import { rollOut, type RolloutOptions } from "../../lib/rollout.ts";
 import { startSupervisord, waitFor } from "../support/supervisord.ts";
@@ -36,7 +37,7 @@ const readiness = (check: string, timeoutMs = 10_000): ReadinessSettings => ({
 const program = (name: string, command: string) =>
   `[program:${name}]\ncommand=${command}\nstartsecs=0\nstopwaitsecs=5\n`;
 
-const text = (record: LogRecord) => record.message.map(String).join("");
+const text = (record: LogRecord) => renderMessage(record);
 
 Deno.test("rollOut() checks re-created and added programs, and tells each check its program", async () => {
   await using sv = await startSupervisord({

@@ -5,7 +5,9 @@
  * Every fake server is closed, and its temp dir removed, in `finally` (`await using`).
  */
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { renderMessage } from "../../lib/log.ts";
+import type { LogRecord } from "../../lib/logger.ts";
+import { withLog } from "../support/log_capture.ts";
 import {
   HttpProtocolError,
   SupervisorAuthError,
@@ -190,26 +192,8 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-/** Captures LogTape records of "releasemon" at debug level while `fn` runs. */
-async function withLogs(fn: (records: LogRecord[]) => Promise<void>): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["releasemon"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
-    await fn(records);
-  } finally {
-    await reset();
-  }
-}
-
 function renderRecord(record: LogRecord): string {
-  return `${record.message.map(String).join("")} ${JSON.stringify(record.properties)}`;
+  return `${renderMessage(record)} ${JSON.stringify(record.properties)}`;
 }
 
 Deno.test("post() sends POST /RPC2 over a unix socket and returns the body", async () => {
@@ -328,7 +312,7 @@ Deno.test("post() rejects by default a body the decoder would refuse, before dec
 });
 
 Deno.test("post() throws SupervisorAuthError on 401, never showing the password", async () => {
-  await withLogs(async (records) => {
+  await withLog(async (records) => {
     await using server = FakeServer.tcp(
       respond("HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nUnauthorized"),
     );

@@ -8,9 +8,10 @@
  */
 
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import type { LogRecord } from "../../lib/logger.ts";
 import { VersionWatcher, type WatcherOptions, type WatchEvent } from "../../lib/watch/watcher.ts";
 import { readVersion } from "../../lib/watch/version_file.ts";
+import { withLog } from "../support/log_capture.ts";
 import { quietPeriod, writerPause } from "../support/waiting.ts";
 
 const DEADLINE_MS = 10_000; // noisy 2-core machines
@@ -89,33 +90,35 @@ async function scene(
   options: WatcherOptions = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rm-watch-" });
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record: LogRecord) => records.push(record) },
-    loggers: [
-      { category: ["releasemon", "watch"], sinks: ["memory"], lowestLevel: "debug" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
   try {
-    await prepare(dir);
-    const events = new Events();
-    await using watcher = new VersionWatcher(`${dir}/${path}`, options);
-    const baseline = await watcher.start(events.push);
-    // Rendered like LogTape's text formatter: values quoted.
-    const warnings = () =>
-      records.filter((r) => r.level === "warning").map((r) =>
-        r.message.map((part, i) => i % 2 === 0 ? part : JSON.stringify(part)).join("")
-          .replaceAll(dir, "<dir>")
-      );
-    const hints = () =>
-      records.filter((r) => r.level === "debug" && r.message[0] === "File-system event ").length;
-    await body({ dir, watcher, events, baseline: baseline?.label ?? null, warnings, hints });
+    await withLog(async (records) => {
+      await prepare(dir);
+      const events = new Events();
+      await using watcher = new VersionWatcher(`${dir}/${path}`, options);
+      const baseline = await watcher.start(events.push);
+      const warnings = () =>
+        records.filter((r) => r.level === "warning").map((r) =>
+          quotedMessage(r).replaceAll(dir, "<dir>")
+        );
+      const hints = () =>
+        records.filter((r) => r.level === "debug" && r.rawMessage.startsWith("File-system event "))
+          .length;
+      await body({ dir, watcher, events, baseline: baseline?.label ?? null, warnings, hints });
+    });
   } finally {
-    await reset();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** The message with every value JSON-quoted, so a path shows exactly. */
+function quotedMessage(record: LogRecord): string {
+  return record.rawMessage.replace(
+    /\{([^{}]+)\}/g,
+    (match, name: string) =>
+      Object.hasOwn(record.properties, name)
+        ? String(JSON.stringify(record.properties[name]))
+        : match,
+  );
 }
 
 const write = (path: string, text: string) => Deno.writeTextFile(path, text);

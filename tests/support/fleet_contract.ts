@@ -13,7 +13,8 @@
  */
 import { renderMessage } from "../../lib/log.ts";
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import type { LogRecord } from "../../lib/logger.ts";
+import { withLog } from "./log_capture.ts";
 import {
   type Fleet,
   FleetIdentityError,
@@ -493,8 +494,7 @@ export async function fleetContract(t: Deno.TestContext, subject: FleetSubject):
     "a holder cut off past its lease loses its slot on renewal and never takes it back",
     async () => {
       await using g = rollout();
-      const records = await captureFleetLog();
-      try {
+      await withLog(async (records) => {
         const h1 = await g.addCutOff("h1");
         const h2 = await g.add("h2");
         assert.deepEqual(await h1.host.acquire(V1, never), GO);
@@ -516,9 +516,7 @@ export async function fleetContract(t: Deno.TestContext, subject: FleetSubject):
           ["h1", "done", `2 programs restarted; ${LOST}`],
           ["h2", "restarting", ""],
         ]);
-      } finally {
-        await reset();
-      }
+      }, { lowestLevel: "info" });
     },
   );
 
@@ -644,20 +642,6 @@ export async function fleetContract(t: Deno.TestContext, subject: FleetSubject):
     const host = await g.add("h1");
     await assert.rejects(host.acquire({ hash: "a:b", label: "x" }, never), RangeError);
   });
-}
-
-/** Collects the fleet's log records until `reset()`. */
-export async function captureFleetLog(): Promise<LogRecord[]> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => records.push(record) },
-    loggers: [
-      { category: ["releasemon", "fleet"], sinks: ["test"], lowestLevel: "info" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
-  return records;
 }
 
 /** The rendered message of a record (values are interpolated bare). */

@@ -1,25 +1,30 @@
 /**
- * Captures releasemon's log records (debug and up) in memory while a test body runs, then resets
- * LogTape, so tests can assert the exact lines an operator reads.
+ * Captures releasemon's log records in memory while a test body runs, then resets the logger
+ * core (`lib/logger.ts`), so tests can assert the exact lines an operator reads.
  *
  * @module
  */
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { configureLogger, type LogLevel, type LogRecord, resetLogger } from "../../lib/logger.ts";
 
-/** Runs `fn` with every record logged under ["releasemon"] meanwhile, in order. */
-export async function withLog(fn: (records: LogRecord[]) => Promise<void>): Promise<void> {
+/** Options for {@linkcode withLog}. */
+export interface CaptureOptions {
+  /** The least severe level captured. @default "debug" */
+  lowestLevel?: LogLevel;
+}
+
+/** Runs `fn` with every record logged meanwhile (at `lowestLevel` or above), in order. */
+export async function withLog(
+  fn: (records: LogRecord[]) => Promise<void>,
+  options: CaptureOptions = {},
+): Promise<void> {
   const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => records.push(record) },
-    loggers: [
-      { category: ["releasemon"], sinks: ["test"], lowestLevel: "debug" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
+  configureLogger({
+    lowestLevel: options.lowestLevel ?? "debug",
+    sink: (record) => records.push(record),
   });
   try {
     await fn(records);
   } finally {
-    await reset();
+    resetLogger();
   }
 }

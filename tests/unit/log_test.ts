@@ -1,21 +1,20 @@
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
-import { reset } from "@logtape/logtape";
 import { quoteVersion, redact, setupLogging } from "../../lib/log.ts";
+import { getLogger, resetLogger } from "../../lib/logger.ts";
 
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
 
 /** Sets up logging into an array for the test's duration. */
-async function capture(
+function capture(
   options: {
     level?: "debug" | "info" | "warning" | "error";
     format?: "text" | "json";
     secrets?: string[];
   },
   fn: (lines: string[]) => void,
-): Promise<void> {
+): void {
   const lines: string[] = [];
-  await setupLogging({
+  setupLogging({
     level: options.level ?? "info",
     format: options.format ?? "text",
     secrets: options.secrets ?? [],
@@ -24,7 +23,7 @@ async function capture(
   try {
     fn(lines);
   } finally {
-    await reset();
+    resetLogger();
   }
 }
 
@@ -34,8 +33,8 @@ function untimed(line: string | undefined): string {
   return (line ?? "").replace(TIME, "");
 }
 
-Deno.test("setupLogging() writes text lines with time, level, category, message and properties", async () => {
-  await capture({}, (lines) => {
+Deno.test("setupLogging() writes text lines with time, level, category, message and properties", () => {
+  capture({}, (lines) => {
     const logger = getLogger(["releasemon", "watch"]);
     logger.info("Version {version} seen", {
       version: "v42",
@@ -55,8 +54,8 @@ Deno.test("setupLogging() writes text lines with time, level, category, message 
   });
 });
 
-Deno.test("setupLogging() leaves a duration out of the text tail when the message shows it", async () => {
-  await capture({}, (lines) => {
+Deno.test("setupLogging() leaves a duration out of the text tail when the message shows it", () => {
+  capture({}, (lines) => {
     getLogger(["releasemon", "ready"]).info("Ready {namespec} after {after}", {
       namespec: "web:a",
       after: "0.2 s",
@@ -66,12 +65,12 @@ Deno.test("setupLogging() leaves a duration out of the text tail when the messag
   });
 });
 
-Deno.test("setupLogging() keeps each record on one line and escapes control characters", async () => {
-  await capture({}, (lines) => {
+Deno.test("setupLogging() keeps each record on one line and escapes control characters", () => {
+  capture({}, (lines) => {
     const logger = getLogger(["releasemon", "hook"]);
-    logger.info`pre-restart: ${"line one\nFAKE INFO [x] forged\r\x1b[31mred\x07"}`;
+    logger.info(`pre-restart: ${"line one\nFAKE INFO [x] forged\r\x1b[31mred\x07"}`);
     logger.info("detail", { output: "a\nb", bidi: "x\u202ey" });
-    logger.info`braces ${"{version}"} stay`;
+    logger.info(`braces ${"{version}"} stay`);
     assert.equal(lines.length, 3);
     assert.equal(
       untimed(lines[0]),
@@ -83,8 +82,8 @@ Deno.test("setupLogging() keeps each record on one line and escapes control char
   });
 });
 
-Deno.test("setupLogging() drops records below the chosen level", async () => {
-  await capture({ level: "warning" }, (lines) => {
+Deno.test("setupLogging() drops records below the chosen level", () => {
+  capture({ level: "warning" }, (lines) => {
     const logger = getLogger(["releasemon", "run"]);
     logger.debug("d");
     logger.info("i");
@@ -92,14 +91,14 @@ Deno.test("setupLogging() drops records below the chosen level", async () => {
     logger.error("e");
     assert.deepEqual(lines.map(untimed), ["WARN  [run] w", "ERROR [run] e"]);
   });
-  await capture({ level: "debug" }, (lines) => {
+  capture({ level: "debug" }, (lines) => {
     getLogger(["releasemon", "run"]).debug("d");
     assert.deepEqual(lines.map(untimed), ["DEBUG [run] d"]);
   });
 });
 
-Deno.test("setupLogging() renders errors with their causes", async () => {
-  await capture({}, (lines) => {
+Deno.test("setupLogging() renders errors with their causes", () => {
+  capture({}, (lines) => {
     const cause = new Error("connect ENOENT");
     const error = new TypeError("Cannot connect", { cause });
     getLogger(["releasemon", "run"]).error("Failed: {error}", { error, attempt: 3 });
@@ -110,8 +109,8 @@ Deno.test("setupLogging() renders errors with their causes", async () => {
   });
 });
 
-Deno.test("setupLogging() writes one JSON object per line in json format", async () => {
-  await capture({ format: "json" }, (lines) => {
+Deno.test("setupLogging() writes one JSON object per line in json format", () => {
+  capture({ format: "json" }, (lines) => {
     getLogger(["releasemon", "restart"]).warning("Cannot start {namespec}: {reason}", {
       namespec: "workers:w2",
       reason: "SPAWN_ERROR",
@@ -137,9 +136,9 @@ Deno.test("setupLogging() writes one JSON object per line in json format", async
   });
 });
 
-Deno.test("setupLogging() keeps raw values in JSON properties and shows them for people in messages", async () => {
+Deno.test("setupLogging() keeps raw values in JSON properties and shows them for people in messages", () => {
   for (const format of ["text", "json"] as const) {
-    await capture({ format }, (lines) => {
+    capture({ format }, (lines) => {
       getLogger(["releasemon", "machine"]).info(
         "New version {version} (was {previous}); restarting in {delayMs}: {programs}",
         { version: "v3", previous: null, delayMs: 3000, programs: ["web", "workers:w1"], n: 2 },
@@ -167,10 +166,10 @@ Deno.test("setupLogging() keeps raw values in JSON properties and shows them for
   }
 });
 
-Deno.test("setupLogging() redacts secrets from the finished line in both formats", async () => {
+Deno.test("setupLogging() redacts secrets from the finished line in both formats", () => {
   const secret = 'pa"ss wörd';
   for (const format of ["text", "json"] as const) {
-    await capture({ format, secrets: [secret, ""] }, (lines) => {
+    capture({ format, secrets: [secret, ""] }, (lines) => {
       const logger = getLogger(["releasemon", "transport"]);
       logger.info(`password is ${secret}`);
       logger.info("sending", { password: secret, header: "Authorization: Basic dXNlcjpwYXNz" });
@@ -215,4 +214,98 @@ Deno.test("quoteVersion() quotes, escapes and caps a version label", () => {
   const long = "é".repeat(100);
   assert.equal(quoteVersion(long), `"${"é".repeat(80)}"… (100 characters)`);
   assert.equal(quoteVersion("😀".repeat(81)), `"${"😀".repeat(80)}"… (81 characters)`);
+});
+
+Deno.test("setupLogging() shows a template logged without properties as written, in both formats", () => {
+  const hookLine = "post-restart: {version} {{x}} done\x1b[2J";
+  capture({}, (lines) => {
+    getLogger(["releasemon", "hook"]).warn(hookLine);
+    assert.deepEqual(lines.map(untimed), [
+      "WARN  [hook] post-restart: {version} {{x}} done\\u001b[2J",
+    ]);
+  });
+  capture({ format: "json" }, (lines) => {
+    getLogger(["releasemon", "hook"]).info(hookLine);
+    const { time: _time, ...entry } = JSON.parse(lines[0]!);
+    assert.deepEqual(entry, {
+      level: "info",
+      category: "releasemon.hook",
+      message: hookLine,
+      properties: {},
+    });
+  });
+});
+
+Deno.test("setupLogging() writes each record's time as Date#toISOString does, in both formats", () => {
+  const edges = [
+    0,
+    -1,
+    951_782_400_000, // 2000-02-29
+    1_709_251_199_999, // 2024-02-29T23:59:59.999Z
+    -62_167_219_200_000, // year 0
+    253_402_300_799_999, // 9999-12-31T23:59:59.999Z
+    253_402_300_800_000, // year 10000: toISOString's own +YYYYYY form
+    -62_167_219_200_001, // year -1
+  ];
+  let seed = 12345;
+  const spread = Array.from({ length: 500 }, () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return Math.floor((seed / 2 ** 31) * 4_102_444_800_000); // 1970 to 2100
+  });
+  const times = [...edges, ...spread];
+  const realNow = Date.now;
+  try {
+    for (const format of ["text", "json"] as const) {
+      capture({ format }, (lines) => {
+        for (const time of times) {
+          Date.now = () => time;
+          getLogger(["releasemon"]).info("tick");
+        }
+        Date.now = realNow;
+        const shown = lines.map((line) =>
+          format === "json" ? JSON.parse(line).time : line.slice(0, line.indexOf(" "))
+        );
+        assert.deepEqual(shown, times.map((time) => new Date(time).toISOString()), format);
+      });
+    }
+  } finally {
+    Date.now = realNow;
+  }
+});
+
+Deno.test("setupLogging() writes an error line in place of a record it cannot format", () => {
+  const unwritable = {
+    toJSON() {
+      throw new TypeError("Cannot serialise the fleet");
+    },
+  };
+  for (const format of ["text", "json"] as const) {
+    capture({ format, secrets: ["hunter2"] }, (lines) => {
+      const logger = getLogger(["releasemon", "fleet"]);
+      logger.info("Joined {fleet} as hunter2", { fleet: unwritable });
+      logger.info("next");
+      assert.equal(lines.length, 2, format);
+      if (format === "text") {
+        assert.deepEqual(lines.map(untimed), [
+          "ERROR [log] Cannot write a log record of releasemon.fleet: TypeError: Cannot serialise " +
+          'the fleet level=info template="Joined {fleet} as ***"',
+          "INFO  [fleet] next",
+        ]);
+        return;
+      }
+      const { time: _time, ...entry } = JSON.parse(lines[0]!);
+      assert.deepEqual(entry, {
+        level: "error",
+        category: "releasemon.log",
+        message:
+          "Cannot write a log record of releasemon.fleet: TypeError: Cannot serialise the fleet",
+        properties: {
+          category: "releasemon.fleet",
+          level: "info",
+          template: "Joined {fleet} as ***",
+          error: { name: "TypeError", message: "Cannot serialise the fleet" },
+        },
+      });
+    });
+  }
 });

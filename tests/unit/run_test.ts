@@ -6,7 +6,7 @@
 import { withLog } from "../support/log_capture.ts";
 import { renderMessage } from "../../lib/log.ts";
 import assert from "node:assert/strict";
-import type { LogRecord } from "@logtape/logtape";
+import type { LogRecord } from "../../lib/logger.ts";
 import type { Config } from "../../lib/config.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { FleetCoordinator } from "../../lib/fleet/coordinator.ts";
