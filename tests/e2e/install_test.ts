@@ -43,6 +43,72 @@ async function asNobodyOffline(argv: string[], env: Record<string, string> = {})
   return textOutput(output);
 }
 
+/**
+ * Above this, the installer did not write Deno's caches for the bundle: measured on Deno 2.9.6,
+ * an installed releasemon idles at 44-46 MiB with them and at 54 MiB when each start has to
+ * build them (and, as nobody, cannot keep them).
+ */
+const IDLE_BOUND_MIB = 50;
+
+/** Starts `command args` as nobody without network, waits until it watches, returns its VmRSS. */
+async function idleRssAsNobody(command: string, args: string[]): Promise<number> {
+  const child = new Deno.Command("unshare", {
+    args: [
+      "-n",
+      "setpriv",
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      "--clear-groups",
+      "env",
+      "-i",
+      "HOME=/nonexistent",
+      "PATH=/usr/bin:/bin",
+      command,
+      ...args,
+    ],
+    cwd: "/",
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    try {
+      while (!/\[run\] Watching /.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`releasemon exited before watching:\n${text}`);
+        text += value;
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    // The deno process is the newest process running as nobody whose command line names main.js.
+    const pid = await _denoPidOf(child.pid);
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    return Number(status.match(/VmRSS:\s+(\d+)/)![1]) / 1024;
+  } finally {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    while (!(await reader.read()).done) { /* until it exits */ }
+    await child.status;
+  }
+}
+
+/** The deno process under `pid` (unshare → setpriv → env → sh → deno exec in place of each). */
+async function _denoPidOf(pid: number): Promise<number> {
+  const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+  if (cmdline.includes("/lib/releasemon/main.js")) return pid;
+  const children = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`).catch(() => "");
+  for (const child of children.trim().split(/\s+/).filter(Boolean)) {
+    const found = await _denoPidOf(Number(child)).catch(() => 0);
+    if (found > 0) return found;
+  }
+  throw new Error(`Cannot find releasemon's deno process under pid ${pid}`);
+}
+
 Deno.test({
   name: "the installed wrapper starts offline, as nobody, with the binary's permissions",
   ignore: !(await canIsolate()),
@@ -70,7 +136,8 @@ Deno.test({
 
       const wrapper = await Deno.readTextFile(`${prefix}/bin/releasemon`);
       assert.match(wrapper, /^export NO_COLOR=1$/m);
-      assert.match(wrapper, / run --frozen --cached-only /);
+      assert.match(wrapper, / run --no-config --cached-only /);
+      assert.match(wrapper, /\/lib\/releasemon\/main\.js "\$@"$/m);
       for (const flag of permissionFlags({ sockets: [sv.socketPath] })) {
         assert.ok(wrapper.includes(flag), `${flag} missing from the wrapper:\n${wrapper}`);
       }
@@ -89,6 +156,27 @@ Deno.test({
       // deno-lint-ignore no-control-regex
       assert.doesNotMatch(check.stdout + check.stderr, /\x1b\[/);
       assert.deepEqual(await waitForRunning(sv, ["web:web"]), before);
+
+      // The fleet code and its Redis client load from the installed cache too: the error is
+      // Redis being unreachable (no network here), not a module that cannot be found.
+      const fleet = await asNobodyOffline([
+        `${prefix}/bin/releasemon`,
+        "--fleet-status",
+        "--fleet",
+        "redis://127.0.0.1:1",
+      ]);
+      assert.equal(fleet.code, 1, fleet.stdout + fleet.stderr);
+      assert.match(fleet.stderr, /Cannot connect to Redis at "redis:\/\/127\.0\.0\.1:1\/0"/);
+
+      // Idle as nobody, who cannot write the installed caches: the installer's first start wrote
+      // them, so this start idles at the bundle's size, not 9 MiB above it.
+      const idleMiB = await idleRssAsNobody(`${prefix}/bin/releasemon`, [
+        "-s",
+        sv.unixUrl,
+        `${sv.dir}/VERSION`,
+        "web",
+      ]);
+      assert.ok(idleMiB < IDLE_BOUND_MIB, `idle RSS ${idleMiB.toFixed(1)} MiB as nobody`);
     } finally {
       await Deno.remove(prefix, { recursive: true });
     }
