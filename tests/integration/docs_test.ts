@@ -15,6 +15,7 @@ const ROOT = new URL("../../", import.meta.url);
 const NOT_RELEASEMON = new Set([
   "--frozen",
   "--config",
+  "--no-config",
   "--no-prompt",
   "--allow-read",
   "--allow-write",
