@@ -1,6 +1,8 @@
 /**
  * Footprint: releasemon's idle RSS and CPU, and its RSS after many restarts against after the
- * first 10 (a leak shows as growth).
+ * first 10 (a leak shows as growth). releasemon runs as `deno task install` installs it: the bundle
+ * (`scripts/bundle.ts`) under `deno run --no-config --cached-only` and the binary's permissions,
+ * started once before (the installer's `--version`), so Deno's caches for it are written.
  *
  * The idle window runs while the other benchmarks run (`during`): an idle process's CPU time is
  * its own whatever else the machine does, and sharing the window keeps the whole run bounded.
@@ -20,13 +22,45 @@ import {
   versionPath,
   waitExeced,
 } from "./support.ts";
-import { releasemonFor, startBenchSupervisord, waitUntilWatching } from "./supervisord.ts";
+import { startBenchSupervisord, waitUntilWatching } from "./supervisord.ts";
 import { fileURLToPath } from "node:url";
+import { bundleMain } from "../bundle.ts";
+import { permissionFlags } from "../permissions.ts";
+import { quoteArg } from "../../tests/support/releasemon.ts";
 
 const TARGET = "app";
 /** The floor's program: an idle `deno run` holding one `Deno.watchFs` (idle_floor.ts). */
 const FLOOR = "floor";
 const FLOOR_SCRIPT = fileURLToPath(new URL("./idle_floor.ts", import.meta.url));
+/** The second floor: the same, plus the runtime APIs releasemon uses (idle_api_floor.ts). */
+const API_FLOOR = "apifloor";
+const API_FLOOR_SCRIPT = fileURLToPath(new URL("./idle_api_floor.ts", import.meta.url));
+
+/** The bundle, in a temp dir of its own, started once (as the installer does) to write caches. */
+async function installedBundle(): Promise<AsyncDisposable & { main: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "rmbench-bundle-" });
+  const dispose = () => Deno.remove(dir, { recursive: true });
+  try {
+    await bundleMain(dir);
+    const first = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-config",
+        "--cached-only",
+        ...permissionFlags(),
+        `${dir}/main.js`,
+        "--version",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!first.success) throw new Error(new TextDecoder().decode(first.stderr));
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return { main: `${dir}/main.js`, [Symbol.asyncDispose]: dispose };
+}
 
 /** What /proc says about one process. */
 export interface ProcSample {
@@ -75,9 +109,10 @@ export async function benchFootprint(
   const quietMs = options.quick ? 1_000 : 2_000;
   const { signal } = options;
   const ticksPerSecond = await clockTicks();
+  await using bundle = await installedBundle();
   await using sv = await startBenchSupervisord(
     {
-      files: { [VERSION_FILE]: "v0\n", "floor/.keep": "" },
+      files: { [VERSION_FILE]: "v0\n", "floor/.keep": "", [`${API_FLOOR}/.keep`]: "" },
       // stopwaitsecs=1 bounds the cost of a SIGTERM lost to a not-yet-exec'd child.
       programs: [{ name: TARGET, command: "sleep 3600", options: { stopwaitsecs: 1 } }],
     },
@@ -85,7 +120,46 @@ export async function benchFootprint(
     // a burst and wait it out; 50 ms keeps each of them a lone write, so that 1,000 restarts fit
     // the time bound. Same code path, a shorter timer.
     (sv) => [
-      releasemonFor(sv, [versionPath(sv), TARGET, "--settle", "0.05"]),
+      {
+        name: "releasemon",
+        command: [
+          Deno.execPath(),
+          "run",
+          "--no-config",
+          "--cached-only",
+          ...permissionFlags({ sockets: [sv.socketPath] }),
+          bundle.main,
+          versionPath(sv),
+          TARGET,
+          "--settle",
+          "0.05",
+          "--log-level",
+          "info",
+          "--no-catch-up",
+        ].map(quoteArg).join(" "),
+        options: {
+          startsecs: 0,
+          redirect_stderr: true,
+          stdout_logfile: `${sv.dir}/releasemon.log`,
+          environment: "NO_COLOR=1",
+        },
+      },
+      {
+        name: API_FLOOR,
+        command: [
+          Deno.execPath(),
+          "run",
+          "--no-config",
+          "--no-prompt",
+          `--allow-read=${sv.dir}/${API_FLOOR}`,
+          `--allow-write=${sv.dir}/${API_FLOOR}`,
+          `--allow-net=unix:${sv.dir}/${API_FLOOR}/.no-such-socket`,
+          "--allow-env=NO_COLOR",
+          API_FLOOR_SCRIPT,
+          `${sv.dir}/${API_FLOOR}`,
+        ].join(" "),
+        options: { startsecs: 0, redirect_stderr: true, stdout_logfile: `${sv.dir}/apifloor.log` },
+      },
       {
         name: FLOOR,
         // Plain `deno run`, no V8 flags: the runtime's own floor. Watches a directory of its
@@ -107,16 +181,18 @@ export async function benchFootprint(
   const client = sv.benchClient();
   const pid = (await client.getProcessInfo("releasemon:releasemon")).pid;
   const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
-  if (!cmdline.some((arg) => arg.endsWith("/main.ts"))) {
+  if (!cmdline.includes(bundle.main)) {
     throw new Error(`Cannot measure releasemon: pid ${pid} runs ${cmdline.join(" ")}`);
   }
 
   const floorPid = (await client.getProcessInfo(`${FLOOR}:${FLOOR}`)).pid;
+  const apiFloorPid = (await client.getProcessInfo(`${API_FLOOR}:${API_FLOOR}`)).pid;
 
   // Idle: a settled start, then a window of doing nothing while the other benchmarks run.
   await sleep(quietMs, signal);
   const idleStart = await readProc(pid);
   const floor = await readProc(floorPid);
+  const apiFloor = await readProc(apiFloorPid);
   const idleStartedAt = performance.now();
   // A failure of the other benchmarks ends the idle window at once.
   const window = new AbortController();
@@ -183,6 +259,7 @@ export async function benchFootprint(
     idleStart,
     idleEnd,
     floor,
+    apiFloor,
     idleCpuSeconds,
     idleCpuPercent,
     ticksPerSecond,
@@ -203,6 +280,8 @@ interface FootprintData {
   idleEnd: ProcSample;
   /** The idle `deno run` holding one Deno.watchFs, read with idleStart. */
   floor: ProcSample;
+  /** The same, plus the runtime APIs releasemon uses, read with idleStart. */
+  apiFloor: ProcSample;
   idleCpuSeconds: number;
   idleCpuPercent: number;
   ticksPerSecond: number;
@@ -238,9 +317,16 @@ function report(data: FootprintData): Section {
         fixed(data.idleSeconds)
       } s window that ran while benchmarks 1–3 ran on their own supervisords (an idle ` +
       "process's CPU time is its own, whatever else the machine does).",
+      "releasemon as `deno task install` installs it: the bundle of main.ts (scripts/bundle.ts) " +
+      "under `deno run --no-config --cached-only` with the binary's permissions and V8 flags, " +
+      "started once before with `--version` (as the installer does), so that Deno's caches " +
+      "for it are written.",
       "Floor: on the same supervisord, a plain `deno run --no-config` (no V8 flags) of " +
       "scripts/bench/idle_floor.ts, which only holds one Deno.watchFs; read together with " +
-      "releasemon's idle RSS.",
+      "releasemon's idle RSS. Second floor, for context: scripts/bench/idle_api_floor.ts, the " +
+      "same plus one use of each runtime API releasemon has used by the time it idles (a " +
+      "signal listener, a timer, stat/open/read, a unix-socket connect, env, random bytes, an " +
+      "ISO date, text decoding, a stderr write).",
       `Restarts: ${data.restarts} versions (releasemon with \`--settle 0.05\`, so that writes ` +
       "closer than the default 200 ms are not held as a burst: the same code path with a shorter " +
       "timer), one after another, each written once the previous " +
@@ -261,6 +347,13 @@ function report(data: FootprintData): Section {
             "floor: idle `deno run` holding one Deno.watchFs (scripts/bench/idle_floor.ts)",
             `${fixed(floorMiB)} MiB: ${fixed(mib(data.floor.anonKiB))} anonymous, ` +
             `${fixed(mib(data.floor.fileKiB))} file-backed`,
+          ],
+          [
+            "second floor: the same plus the runtime APIs releasemon uses (idle_api_floor.ts)",
+            `${fixed(mib(data.apiFloor.rssKiB))} MiB: ${fixed(mib(data.apiFloor.anonKiB))} ` +
+            `anonymous, ${fixed(mib(data.apiFloor.fileKiB))} file-backed; releasemon is ${
+              fixed(idleRssMiB / mib(data.apiFloor.rssKiB), 2)
+            }× this`,
           ],
           ["idle RSS at the end of the window", `${fixed(mib(data.idleEnd.rssKiB))} MiB`],
           [
