@@ -47,12 +47,13 @@ export interface SettleOptions {
 }
 
 /**
- * Measured on Linux (Deno 2.9.6): a rename gives its three events within ~0.3 ms. A rename or a
- * symlink swap is atomic, so the content is final the moment it lands: 2 ms only lets that
+ * Measured on Linux (Deno 2.9.6): a rename gives its two or three events within ~0.3 ms. A rename
+ * or a symlink swap is atomic, so the content is final the moment it lands: 1 ms only lets that
  * operation's own events arrive (the old ConfigMap directory removed just after is a later,
- * separate hint), and keeps the wait out of the restart overhead.
+ * separate hint), and keeps the wait out of the restart overhead. Deno fires a timer no sooner
+ * than about 2 ms whatever its delay, so 1 ms costs that and no more (2 ms cost about 3).
  */
-export const DEFAULT_QUICK_SETTLE_MS = 2;
+export const DEFAULT_QUICK_SETTLE_MS = 1;
 /**
  * A writer still writing, or a tool writing several times in a row (a script appending lines, a
  * sync tool), does so within tens of ms; 200 ms spans that plus scheduler hiccups, and is small

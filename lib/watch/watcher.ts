@@ -231,6 +231,15 @@ export class VersionWatcher implements AsyncDisposable {
     // missing may have come back as a symlink, and re-checks always sync.
     const sync = !full || this.#chainSuspect || (this.#chain?.target ?? null) === null;
     this.#chainSuspect = false;
+    if (full && sync) {
+      // Read first: the kernel follows the links itself, so the read need not wait for the
+      // lookups and new watches (a symlink swap arms a watch on the new release's directory).
+      // Should the chain have changed, read again once the new watches are armed, so that a
+      // write in between is not missed (the same content is no news).
+      await this.#read(true);
+      if (this.#phase === "started" && await this.#syncChain()) await this.#read(true);
+      return;
+    }
     const chainChanged = sync && await this.#syncChain();
     if (!full && !chainChanged && await statIdentity(this.#path) === this.#identity) return;
     if (this.#phase === "started") await this.#read(true);

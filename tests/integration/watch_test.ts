@@ -13,6 +13,7 @@ import { VersionWatcher, type WatcherOptions, type WatchEvent } from "../../lib/
 import { readVersion } from "../../lib/watch/version_file.ts";
 import { withLog } from "../support/log_capture.ts";
 import { quietPeriod, writerPause } from "../support/waiting.ts";
+import { waitFor } from "../support/supervisord.ts";
 
 const DEADLINE_MS = 10_000; // noisy 2-core machines
 const QUIET_MS = 500; // > settleMs (200): long enough for a wrongly reported event to show
@@ -341,15 +342,20 @@ Deno.test("VersionWatcher follows the file replaced by a symlink, then in-place 
     await write(`${dir}/shared/VERSION`, "v2\n");
   }, async ({ dir, watcher, events }) => {
     assert.equal(watcher.watchCount, 1);
-    // `ln -sf ../shared/VERSION app/VERSION`: unlink, then symlink.
+    // `ln -sf ../shared/VERSION app/VERSION`: unlink, then symlink. Deno.watchFs (2.9.6) reports
+    // no event for the symlink, and may drop the unlink's too when the symlink is already there
+    // as it filters the event (measured: rarely): the re-check (300 ms here) finds it then.
     await Deno.remove(`${dir}/app/VERSION`);
     await Deno.symlink("../shared/VERSION", `${dir}/app/VERSION`);
     await events.untilSeen("v2");
-    assert.equal(watcher.watchCount, 2, "shared/ watched too, before the read that saw it");
-    // From now on only the target changes, in place: no event touches app/ any more.
+    // From now on only the target changes, in place: no event touches app/ any more. Written at
+    // once, maybe before shared/ is watched: the read after arming its watch sees it then.
     await write(`${dir}/shared/VERSION`, "v3\n");
     await events.untilSeen("v3");
-  }));
+    await waitFor("shared/ to be watched", () => watcher.watchCount === 2 || undefined);
+    await write(`${dir}/shared/VERSION`, "v4\n");
+    await events.untilSeen("v4");
+  }, { recheckMs: 300 }));
 
 Deno.test("VersionWatcher finds a missing file that appears as a symlink at the re-check, then follows writes to its target", () =>
   scene("app/VERSION", async (dir) => {

@@ -58,8 +58,8 @@ const IN_PLACE: Hint[] = ["writing", "closed"]; // modify, then the close after 
 const RENAMED: Hint[] = ["landed"];
 
 Deno.test("settleOptions() has the documented defaults", () => {
-  assert.deepEqual(settleOptions(), { quickSettleMs: 2, settleMs: 200, maxSettleMs: 5000 });
-  assert.equal(DEFAULT_QUICK_SETTLE_MS, 2);
+  assert.deepEqual(settleOptions(), { quickSettleMs: 1, settleMs: 200, maxSettleMs: 5000 });
+  assert.equal(DEFAULT_QUICK_SETTLE_MS, 1);
   assert.equal(DEFAULT_SETTLE_MS, 200);
   assert.equal(DEFAULT_MAX_SETTLE_MS, 5000);
 });
