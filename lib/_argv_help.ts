@@ -8,7 +8,8 @@
  */
 import { type ArgvArgument, arity, destOf, isOption } from "./_argv_types.ts";
 
-const _PLAIN: ArgvTheme = {
+/** No colours: every slot empty. */
+export const PLAIN_THEME: Readonly<ArgvTheme> = {
   usage: "",
   prog: "",
   prog_extra: "",
@@ -63,7 +64,7 @@ export function formatHelp(
     const title = argument.section ?? "";
     sections.set(title, [...sections.get(title) ?? [], argument]);
   }
-  const longest = Math.max(...shown.map((argument) => _invocation(argument, _PLAIN).length));
+  const longest = Math.max(...shown.map((argument) => _invocation(argument, PLAIN_THEME).length));
   const helpPosition = Math.min(longest + _INDENT + 2, _MAX_HELP_POSITION);
   const parts = [_usage(text, theme), _rawText(text.description, text.prog)];
   for (const [title, members] of sections) {
@@ -130,7 +131,7 @@ function _entry(
   text: ArgvHelpText,
 ): string {
   const indent = " ".repeat(_INDENT);
-  const plain = _invocation(argument, _PLAIN);
+  const plain = _invocation(argument, PLAIN_THEME);
   const colored = _invocation(argument, theme);
   const help = argument.help ?? "";
   if (!help) return `${indent}${colored}\n`;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ArgvTheme } from "./_argv_help.ts";
+import { type ArgvTheme, PLAIN_THEME } from "./_argv_help.ts";
 import { DEFAULT_SERVER_URL } from "./config_defaults.ts";
 
 export const HELP_WIDTH = 80;
@@ -131,14 +131,4 @@ export const THEME: Readonly<ArgvTheme> = {
   action: "\x1b[1;36m",
   reset: "\x1b[0m",
 };
-export const NO_THEME: Readonly<ArgvTheme> = {
-  usage: "",
-  prog: "",
-  prog_extra: "",
-  heading: "",
-  long_option: "",
-  short_option: "",
-  label: "",
-  action: "",
-  reset: "",
-};
+export const NO_THEME: Readonly<ArgvTheme> = PLAIN_THEME;

@@ -19,22 +19,27 @@ async function canIsolate(): Promise<boolean> {
   return probe?.success ?? false;
 }
 
-/** Runs `argv` as nobody, no network, an empty environment but PATH, HOME and `env`. */
-async function asNobodyOffline(argv: string[], env: Record<string, string> = {}) {
+/** `unshare` arguments that run `argv` as nobody, no network, an environment of PATH, HOME, `env`. */
+function nobodyOffline(argv: string[], env: Record<string, string> = {}): string[] {
   const vars = Object.entries({ HOME: "/nonexistent", PATH: "/usr/bin:/bin", ...env })
     .map(([name, value]) => `${name}=${value}`);
+  return [
+    "-n",
+    "setpriv",
+    `--reuid=${NOBODY}`,
+    `--regid=${NOBODY}`,
+    "--clear-groups",
+    "env",
+    "-i",
+    ...vars,
+    ...argv,
+  ];
+}
+
+/** Runs `argv` as nobody, offline (see {@link nobodyOffline}); waits for it to exit. */
+async function asNobodyOffline(argv: string[], env: Record<string, string> = {}) {
   const output = await new Deno.Command("unshare", {
-    args: [
-      "-n",
-      "setpriv",
-      `--reuid=${NOBODY}`,
-      `--regid=${NOBODY}`,
-      "--clear-groups",
-      "env",
-      "-i",
-      ...vars,
-      ...argv,
-    ],
+    args: nobodyOffline(argv, env),
     cwd: "/",
     stdin: "null",
     stdout: "piped",
@@ -53,19 +58,7 @@ const IDLE_BOUND_MIB = 50;
 /** Starts `command args` as nobody without network, waits until it watches, returns its VmRSS. */
 async function idleRssAsNobody(command: string, args: string[]): Promise<number> {
   const child = new Deno.Command("unshare", {
-    args: [
-      "-n",
-      "setpriv",
-      `--reuid=${NOBODY}`,
-      `--regid=${NOBODY}`,
-      "--clear-groups",
-      "env",
-      "-i",
-      "HOME=/nonexistent",
-      "PATH=/usr/bin:/bin",
-      command,
-      ...args,
-    ],
+    args: nobodyOffline([command, ...args]),
     cwd: "/",
     stdin: "null",
     stdout: "null",
