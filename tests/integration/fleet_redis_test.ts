@@ -232,6 +232,34 @@ Deno.test("RedisFleet survives a Redis restart mid-rollout: every host finishes 
   assert.deepEqual(status.slots, []);
 });
 
+Deno.test("RedisFleet grants no slot for half a lease after Redis lost its data", async () => {
+  await using redis = await startRedis();
+  await using hosts = await fleets(redis, 1, { connectTimeoutMs: 500 });
+  const host = hosts[0]!;
+  assert.equal((await host.acquire(V1, never())).kind, "go");
+  await host.finish(V1, OK);
+  await redis.restart(); // no persistence: every key, the epoch included, is gone
+  const V2: FleetVersion = { hash: "bbb222", label: "v2" };
+  // The first call after the restart may meet Redis still starting: retried, as releasemon does.
+  let first = Number.NaN;
+  for (;;) {
+    try {
+      first = Date.now();
+      const decision = await host.acquire(V2, never());
+      assert.equal(decision.kind, "go");
+      break;
+    } catch (error) {
+      if (!(error instanceof FleetUnavailableError)) throw error;
+      await sleep(50);
+    }
+  }
+  // This host knew the old epoch: its first call after the loss starts the grace, and the slot
+  // comes only once half a lease has passed (load can only make it later).
+  const waited = Date.now() - first;
+  assert.ok(waited >= LEASE_MS / 2 - 50, `granted after ${waited} ms`);
+  await host.finish(V2, OK);
+});
+
 Deno.test("RedisFleet reports a wrong or missing password without showing it", async () => {
   await using redis = await startRedis({ password: "s3cret-pass" });
   const url = redis.url;
