@@ -14,13 +14,9 @@ import {
 } from "../support/releasemon.ts";
 import { releasemonProgram } from "../support/releasemon.ts";
 import type { Supervisord } from "../support/supervisord.ts";
-import { waitFor } from "../support/supervisord.ts";
+import { confProgram, waitFor } from "../support/supervisord.ts";
 
 const INCLUDE = "[include]\nfiles = conf.d/*.conf\n";
-
-function program(name: string, command: string, extra = ""): string {
-  return `[program:${name}]\ncommand=${command}\nstartsecs=0\nstopwaitsecs=5\n${extra}`;
-}
 
 /** How many times supervisord spawned `name` so far (its own log). */
 async function spawnCount(sv: Supervisord, name: string): Promise<number> {
@@ -43,8 +39,8 @@ Deno.test("--update-config applies changed, added and removed definitions exactl
   await using sv = await startSupervisordWith({
     extraConfig: INCLUDE,
     files: {
-      "conf.d/changed.conf": program("changed", "sleep 3600"),
-      "conf.d/same.conf": program("same", "sleep 3600"),
+      "conf.d/changed.conf": confProgram("changed", "sleep 3600"),
+      "conf.d/same.conf": confProgram("same", "sleep 3600"),
       "VERSION": "v1\n",
     },
   }, (sv) => [
@@ -63,8 +59,8 @@ Deno.test("--update-config applies changed, added and removed definitions exactl
   await t.step("a changed command, a new program and an unchanged one", async () => {
     const before = await pids(sv);
     const spawnsBefore = await spawnCount(sv, "changed");
-    await sv.writeFile("conf.d/changed.conf", program("changed", "sleep 3601"));
-    await sv.writeFile("conf.d/newbie.conf", program("newbie", "sleep 3602"));
+    await sv.writeFile("conf.d/changed.conf", confProgram("changed", "sleep 3601"));
+    await sv.writeFile("conf.d/newbie.conf", confProgram("newbie", "sleep 3602"));
     await deploy.atomic(versionFile, "v2\n");
     const log = await waitForLog(sv, /Version "v2" applied: 3 restarted, 0 failed/);
     assert.match(log, /re-create group changed with its new definition/);
@@ -110,7 +106,7 @@ Deno.test("--update-config applies changed, added and removed definitions exactl
     assert.deepEqual(changedPids(before, await pids(sv)), []);
 
     await Deno.remove(`${sv.dir}/conf.d/broken.conf`);
-    await sv.writeFile("conf.d/changed.conf", program("changed", "sleep 3603"));
+    await sv.writeFile("conf.d/changed.conf", confProgram("changed", "sleep 3603"));
     await deploy.atomic(versionFile, "v5\n");
     await waitForLog(sv, /Version "v5" applied: 2 restarted, 0 failed/);
     const after = await waitForRunning(sv, ["changed:changed", "newbie:newbie"]);
@@ -150,7 +146,7 @@ Deno.test("--update-config leaves a changed group with non-target members to the
   await using sv = await startSupervisordWith({
     extraConfig: INCLUDE + "[group:mixed]\nprograms=m1,m2\n",
     files: {
-      "conf.d/m.conf": program("m1", "sleep 3600") + "\n" + program("m2", "sleep 3600"),
+      "conf.d/m.conf": confProgram("m1", "sleep 3600") + "\n" + confProgram("m2", "sleep 3600"),
       "VERSION": "v1\n",
     },
   }, (sv) => [releasemonProgram(sv, [`${sv.dir}/VERSION`, "mixed:m1", "--update-config"])]);
@@ -159,7 +155,7 @@ Deno.test("--update-config leaves a changed group with non-target members to the
   const before = await pids(sv);
   await sv.writeFile(
     "conf.d/m.conf",
-    program("m1", "sleep 3601") + "\n" + program("m2", "sleep 3601"),
+    confProgram("m1", "sleep 3601") + "\n" + confProgram("m2", "sleep 3601"),
   );
   await deploy.atomic(`${sv.dir}/VERSION`, "v2\n");
   const log = await waitForLog(sv, /Version "v2" applied: 1 restarted/);

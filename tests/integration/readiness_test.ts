@@ -8,7 +8,7 @@ import { hookEnvironment } from "../../lib/hooks.ts";
 import { renderMessage } from "../../lib/log.ts";
 import type { ReadinessSettings } from "../../lib/readiness.ts";
 import { rollOut, type RolloutOptions } from "../../lib/rollout.ts";
-import { startSupervisord, waitFor } from "../support/supervisord.ts";
+import { startSupervisord, startWithPendingConfChange, waitFor } from "../support/supervisord.ts";
 
 const options = (overrides: Partial<RolloutOptions>): RolloutOptions => ({
   selection: { programs: [], groups: [], any: true, runningOnly: false },
@@ -34,23 +34,11 @@ const readiness = (check: string, timeoutMs = 10_000): ReadinessSettings => ({
   }),
 });
 
-const program = (name: string, command: string) =>
-  `[program:${name}]\ncommand=${command}\nstartsecs=0\nstopwaitsecs=5\n`;
-
 const text = (record: LogRecord) => renderMessage(record);
 
 Deno.test("rollOut() checks re-created and added programs, and tells each check its program", async () => {
-  await using sv = await startSupervisord({
-    extraConfig: "[include]\nfiles = conf.d/*.conf\n",
-    files: { "conf.d/app.conf": program("app", "sleep 3600") },
-  });
+  await using sv = await startWithPendingConfChange();
   const client = sv.client();
-  await waitFor("app RUNNING", async () => {
-    const info = await client.getProcessInfo("app:app");
-    return info.state === "RUNNING" ? info : undefined;
-  });
-  await sv.writeFile("conf.d/app.conf", program("app", "sleep 3601"));
-  await sv.writeFile("conf.d/newbie.conf", program("newbie", "sleep 3602"));
   const log = `${sv.dir}/checks.log`;
   const check = `echo "$RELEASEMON_PROGRAM $RELEASEMON_PROGRAM_NAME $RELEASEMON_PROGRAM_GROUP ` +
     `$RELEASEMON_PROGRAM_PID $RELEASEMON_HOOK $RELEASEMON_VERSION \${SUPERVISOR_PASSWORD-none}" >> ${log}`;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { rollOut, type RolloutOptions } from "../../lib/rollout.ts";
 import { createClient } from "../../lib/supervisor/client.ts";
-import { startSupervisord, waitFor } from "../support/supervisord.ts";
+import { startSupervisord, startWithPendingConfChange, waitFor } from "../support/supervisord.ts";
 
 const options = (overrides: Partial<RolloutOptions>): RolloutOptions => ({
   selection: { programs: [], groups: [], any: true, runningOnly: false },
@@ -16,21 +16,9 @@ const options = (overrides: Partial<RolloutOptions>): RolloutOptions => ({
   ...overrides,
 });
 
-const program = (name: string, command: string) =>
-  `[program:${name}]\ncommand=${command}\nstartsecs=0\nstopwaitsecs=5\n`;
-
 Deno.test("rollOut() --dry-run --update-config leaves supervisord's configuration unread", async () => {
-  await using sv = await startSupervisord({
-    extraConfig: "[include]\nfiles = conf.d/*.conf\n",
-    files: { "conf.d/app.conf": program("app", "sleep 3600") },
-  });
+  await using sv = await startWithPendingConfChange();
   const client = sv.client();
-  await waitFor("app RUNNING", async () => {
-    const info = await client.getProcessInfo("app:app");
-    return info.state === "RUNNING" ? info : undefined;
-  });
-  await sv.writeFile("conf.d/app.conf", program("app", "sleep 3601"));
-  await sv.writeFile("conf.d/newbie.conf", program("newbie", "sleep 3602"));
   const before = await client.getProcessInfo("app:app");
 
   const report = await rollOut(client, options({ dryRun: true, updateConfig: true }));

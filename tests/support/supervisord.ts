@@ -267,3 +267,32 @@ export function supervisordLogTime(line: string): number {
   const [y, mo, d, h, mi, sec, ms] = m.slice(1).map(Number) as number[];
   return new Date(y!, mo! - 1, d!, h!, mi!, sec!, ms!).getTime();
 }
+
+/** A `[program]` section for a conf.d file: quick to start, stops within 5 s. */
+export function confProgram(name: string, command: string, extra = ""): string {
+  return `[program:${name}]\ncommand=${command}\nstartsecs=0\nstopwaitsecs=5\n${extra}`;
+}
+
+/**
+ * A supervisord that includes `conf.d/*.conf`, running `app` (sleep 3600), whose files then hold
+ * a change not yet read: `app` with a new command (sleep 3601) and a new `newbie` (sleep 3602).
+ */
+export async function startWithPendingConfChange(): Promise<Supervisord> {
+  const sv = await startSupervisord({
+    extraConfig: "[include]\nfiles = conf.d/*.conf\n",
+    files: { "conf.d/app.conf": confProgram("app", "sleep 3600") },
+  });
+  try {
+    const client = sv.client();
+    await waitFor("app RUNNING", async () => {
+      const info = await client.getProcessInfo("app:app");
+      return info.state === "RUNNING" ? info : undefined;
+    });
+    await sv.writeFile("conf.d/app.conf", confProgram("app", "sleep 3601"));
+    await sv.writeFile("conf.d/newbie.conf", confProgram("newbie", "sleep 3602"));
+    return sv;
+  } catch (error) {
+    await sv[Symbol.asyncDispose]();
+    throw error;
+  }
+}
