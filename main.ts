@@ -111,14 +111,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (config.fleet?.password) secrets = [...secrets, config.fleet.password];
     if (config.fleetMode) {
-      await setupLogging({ level: config.logLevel, format: "text", secrets });
+      setupLogging({ level: config.logLevel, format: "text", secrets });
       const { fleetCommand } = await import("./lib/fleet/setup.ts");
       writeAll(Deno.stdout, `${await fleetCommand(config, config.fleetMode)}\n`);
       return EXIT_OK;
     }
     const connection = await connectionSettings(config);
     if (connection.password) secrets = [...secrets, connection.password];
-    await setupLogging({ level: config.logLevel, format: config.logFormat, secrets });
+    setupLogging({ level: config.logLevel, format: config.logFormat, secrets });
     // From here on, a fatal error is a JSON line when JSON is asked for.
     reporting.secrets = secrets;
     reporting.json = config.logFormat === "json";
